@@ -1,0 +1,165 @@
+//! Routing one published message: match its subject, queue a frame for each interested client,
+//! pick one member of each queue group, and answer "no responders" when nobody was there.
+
+use std::sync::Arc;
+
+use strom_proto::encode::write_msg;
+
+use super::handle::ClientHandle;
+use super::outbound::Push;
+use super::reader::Conn;
+use crate::sublist::SubResult;
+use crate::subscription::{Claim, Subscription};
+
+/// Most subject match results a connection caches.
+const CACHE_MAX: usize = 1024;
+
+/// The header nats-server sends for "no responders": status 503 and the subject nobody answered.
+fn no_responders_header(subject: &[u8]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(40 + subject.len());
+    h.extend_from_slice(b"NATS/1.0 503\r\nNats-Subject: ");
+    h.extend_from_slice(subject);
+    h.extend_from_slice(b"\r\n\r\n");
+    h
+}
+
+/// A message being routed.
+pub(super) struct Msg<'a> {
+    pub subject: &'a [u8],
+    pub reply: Option<&'a [u8]>,
+    pub headers: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+}
+
+impl Conn {
+    /// The subscriptions matching `subject`, from this connection's cache when it is current.
+    fn lookup(&mut self, subject: &[u8]) -> Arc<SubResult> {
+        let generation = self.server.sublist.generation();
+        if generation != self.cache_gen {
+            self.cache.clear();
+            self.cache_gen = generation;
+        } else if let Some(r) = self.cache.get(subject) {
+            return r.clone();
+        }
+        let result = Arc::new(self.server.sublist.matches(subject));
+        if self.cache.len() >= CACHE_MAX {
+            self.cache.clear();
+        }
+        self.cache.insert(subject.into(), result.clone());
+        result
+    }
+
+    /// Routes one message; returns whether anyone received it.
+    pub(super) fn route(&mut self, msg: &Msg<'_>) -> bool {
+        let result = self.lookup(msg.subject);
+        let mut delivered = false;
+        for sub in &result.psubs {
+            delivered |= self.deliver(sub, msg);
+        }
+        for (_, members) in &result.qsubs {
+            let n = members.len();
+            let start = self.rng.below(n);
+            for i in 0..n {
+                if self.deliver(&members[(start + i) % n], msg) {
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        if !delivered {
+            if let Some(reply) = msg.reply {
+                if self.opts.no_responders && self.opts.headers {
+                    self.no_responders(msg.subject, reply);
+                }
+            }
+        }
+        delivered
+    }
+
+    /// Queues the message for one subscription; returns whether it was queued.
+    #[inline]
+    fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
+        let client = &sub.client;
+        if !self.opts.echo && client.id == self.handle.id {
+            return false;
+        }
+        let claim = sub.claim();
+        if claim == Claim::Skip {
+            return false;
+        }
+        let headers = if client.headers() { msg.headers } else { None };
+        let payload_len = msg.payload.len() + headers.map_or(0, <[u8]>::len);
+        let push = client.out.push_msg(payload_len, |buf| {
+            write_msg(buf, msg.subject, &sub.sid, msg.reply, headers, msg.payload)
+        });
+        if claim == Claim::DeliverLast {
+            self.server.remove_subscription(sub);
+        }
+        match push {
+            Push::Queued { first } => {
+                if first {
+                    self.flush_later(client);
+                }
+                true
+            }
+            Push::SlowConsumer => {
+                crate::info!(
+                    "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                    client.log_prefix(),
+                    self.server.opts.max_pending
+                );
+                self.server.count_slow_consumer();
+                client.out.wake();
+                false
+            }
+            Push::Closed => false,
+        }
+    }
+
+    /// Sends the 503 status message to this client's own subscription on the reply subject.
+    fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
+        let result = self.server.sublist.matches(reply);
+        let own = result
+            .psubs
+            .iter()
+            .rev()
+            .find(|s| s.client.id == self.handle.id)
+            .cloned();
+        let Some(sub) = own else {
+            return;
+        };
+        let header = no_responders_header(subject);
+        let handle = self.handle.clone();
+        let push = handle.out.push_msg(0, |buf| {
+            write_msg(buf, reply, &sub.sid, None, Some(&header), &[])
+        });
+        if let Push::Queued { first: true } = push {
+            self.flush_later(&handle);
+        }
+    }
+
+    /// Remembers to wake `client`'s writer once this read has been processed.
+    #[inline]
+    pub(super) fn flush_later(&mut self, client: &Arc<ClientHandle>) {
+        self.pending_flush.push(client.clone());
+    }
+
+    /// Wakes every writer that got frames during this read.
+    pub(super) fn flush_pending(&mut self) {
+        for c in self.pending_flush.drain(..) {
+            c.out.wake();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_responders_header_matches_nats_server() {
+        let h = no_responders_header(b"nobody");
+        assert_eq!(&h[..], b"NATS/1.0 503\r\nNats-Subject: nobody\r\n\r\n");
+        assert_eq!(h.len(), 38);
+    }
+}

@@ -1,0 +1,99 @@
+//! The part of a client that others hold: its id, outbound queue and subscriptions.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use tokio::sync::Notify;
+
+use super::outbound::Outbound;
+use crate::subscription::Subscription;
+
+/// A client as seen by publishers, the server registry and the monitoring code.
+pub struct ClientHandle {
+    pub id: u64,
+    pub addr: Option<SocketAddr>,
+    pub out: Outbound,
+    /// Subscriptions by sid. Only SUB, UNSUB, auto-unsubscribe and close touch it.
+    pub subs: Mutex<FxHashMap<Bytes, Arc<Subscription>>>,
+    /// Whether this client negotiated headers: publishers strip headers for it otherwise.
+    headers: AtomicBool,
+    /// Server PINGs not yet answered.
+    pub(super) pings_out: AtomicU32,
+    /// Whether a PONG to a server PING has been seen (nats-server measures RTT with it).
+    pub(super) rtt_known: AtomicBool,
+    /// Milliseconds since `epoch` of the last bytes read from the client.
+    last_in_ms: AtomicU64,
+    epoch: Instant,
+    /// Tells the reader to stop (the writer closed the connection).
+    pub(super) stop_reader: Notify,
+}
+
+impl ClientHandle {
+    pub fn new(id: u64, addr: Option<SocketAddr>, max_pending: usize) -> Self {
+        ClientHandle {
+            id,
+            addr,
+            out: Outbound::new(max_pending),
+            subs: Mutex::new(FxHashMap::default()),
+            headers: AtomicBool::new(false),
+            pings_out: AtomicU32::new(0),
+            rtt_known: AtomicBool::new(false),
+            last_in_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stop_reader: Notify::new(),
+        }
+    }
+
+    /// A handle not attached to any socket, for unit tests of routing.
+    #[cfg(test)]
+    pub fn new_for_test(id: u64) -> Self {
+        Self::new(id, None, usize::MAX)
+    }
+
+    #[inline]
+    pub fn headers(&self) -> bool {
+        self.headers.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_headers(&self, on: bool) {
+        self.headers.store(on, Ordering::Relaxed);
+    }
+
+    pub(super) fn touch_in(&self, now: Instant) {
+        let ms = now.duration_since(self.epoch).as_millis() as u64;
+        self.last_in_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// How long ago the client last sent anything.
+    pub(super) fn idle_for(&self, now: Instant) -> std::time::Duration {
+        let last =
+            self.epoch + std::time::Duration::from_millis(self.last_in_ms.load(Ordering::Relaxed));
+        now.saturating_duration_since(last)
+    }
+
+    /// `ip:port - cid:N`, the prefix of nats-server's per-client log lines.
+    pub fn log_prefix(&self) -> String {
+        match self.addr {
+            Some(a) => format!("{a} - cid:{}", self.id),
+            None => format!("cid:{}", self.id),
+        }
+    }
+
+    /// Number of subscriptions held.
+    pub fn num_subs(&self) -> usize {
+        self.subs.lock().len()
+    }
+}
+
+impl std::fmt::Debug for ClientHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientHandle")
+            .field("id", &self.id)
+            .finish()
+    }
+}

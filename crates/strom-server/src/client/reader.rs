@@ -1,0 +1,373 @@
+//! The reader: reads from the socket, parses operations in place, and dispatches them.
+//!
+//! All the bytes of one read are processed before any writer is woken, so many frames for the
+//! same receiver leave in one write (nats-server's "pending client deliveries").
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Buf, Bytes, BytesMut};
+use rustc_hash::FxHashMap;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::time::Instant;
+
+use strom_proto::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
+use strom_proto::wire::ConnectOptions;
+use strom_proto::{encode, parse, ClientOp, ErrText, Limits, Parsed};
+
+use super::close::CloseReason;
+use super::deliver::Msg;
+use super::handle::ClientHandle;
+use super::outbound::Push;
+use super::writer::{self, WriterConfig};
+use crate::rng::FastRng;
+use crate::server::Shared;
+use crate::sublist::SubResult;
+use crate::subscription::Subscription;
+
+/// First read buffer size; it doubles while reads fill it, up to [`MAX_READ`].
+const MIN_READ: usize = 512;
+const MAX_READ: usize = 64 * 1024;
+
+/// A connection's reader-side state.
+pub(crate) struct Conn {
+    pub(super) server: Arc<Shared>,
+    pub(super) handle: Arc<ClientHandle>,
+    pub(super) opts: ConnectOptions,
+    connected: bool,
+    /// Whether the INFO that follows the first PONG after CONNECT has been sent.
+    sent_connect_info: bool,
+    limits: Limits,
+    pub(super) cache: FxHashMap<Box<[u8]>, Arc<SubResult>>,
+    pub(super) cache_gen: u64,
+    pub(super) pending_flush: Vec<Arc<ClientHandle>>,
+    pub(super) rng: FastRng,
+    in_msgs: u64,
+    in_bytes: u64,
+}
+
+/// Serves one accepted connection until it closes, then removes every trace of it.
+pub(crate) async fn serve<S>(server: Arc<Shared>, stream: S, addr: Option<SocketAddr>, id: u64)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let handle = Arc::new(ClientHandle::new(id, addr, server.opts.max_pending));
+    server.register(handle.clone());
+    crate::debug!("{} - Client connection created", handle.log_prefix());
+    let (rd, wr) = tokio::io::split(stream);
+    let mut conn = Conn::new(server.clone(), handle.clone());
+    conn.send_info(false);
+    let cfg = WriterConfig {
+        ping_interval: server.opts.ping_interval,
+        ping_max: server.opts.ping_max,
+        write_deadline: server.opts.write_deadline,
+    };
+    let reader = conn.run(rd);
+    let writer = writer::run(handle.clone(), wr, cfg);
+    let (_, reason) = tokio::join!(reader, writer);
+    server.unregister(&handle);
+    crate::debug!(
+        "{} - Client connection closed: {}",
+        handle.log_prefix(),
+        reason
+    );
+}
+
+impl Conn {
+    fn new(server: Arc<Shared>, handle: Arc<ClientHandle>) -> Self {
+        let limits = Limits {
+            max_control_line: server.opts.max_control_line,
+            max_payload: server.opts.max_payload,
+        };
+        Conn {
+            server,
+            handle,
+            opts: ConnectOptions::default(),
+            connected: false,
+            sent_connect_info: false,
+            limits,
+            cache: FxHashMap::default(),
+            cache_gen: 0,
+            pending_flush: Vec::new(),
+            rng: FastRng::new(),
+            in_msgs: 0,
+            in_bytes: 0,
+        }
+    }
+
+    fn send_info(&mut self, connect_info: bool) {
+        let json = self.server.info_json(&self.handle, connect_info);
+        let mut line = BytesMut::with_capacity(json.len() + 8);
+        encode::write_info(&mut line, &json);
+        self.proto(&line);
+    }
+
+    /// Queues protocol bytes for this client.
+    fn proto(&mut self, bytes: &[u8]) {
+        if let Push::Queued { first: true } = self.handle.out.push_proto(bytes) {
+            let h = self.handle.clone();
+            self.flush_later(&h);
+        }
+    }
+
+    fn send_err(&mut self, err: ErrText) {
+        let line = err.line();
+        if err.closes() {
+            self.handle
+                .out
+                .push_and_close(&line, CloseReason::ProtocolViolation);
+        } else {
+            self.proto(&line);
+        }
+    }
+
+    fn ok(&mut self) {
+        if self.opts.verbose {
+            self.proto(encode::OK);
+        }
+    }
+
+    async fn run<R: AsyncRead + Unpin>(mut self, mut rd: R) {
+        let mut buf = BytesMut::with_capacity(MIN_READ);
+        let mut read_size = MIN_READ;
+        let auth_deadline = Instant::now() + self.server.opts.auth_timeout;
+        let needs_auth = self.server.opts.auth_required();
+        loop {
+            if buf.capacity() - buf.len() < read_size {
+                buf.reserve(read_size);
+            }
+            let read = tokio::select! {
+                r = rd.read_buf(&mut buf) => r,
+                _ = self.handle.stop_reader.notified() => break,
+                _ = tokio::time::sleep_until(auth_deadline), if needs_auth && !self.connected => {
+                    crate::error!("{} - authentication timeout", self.handle.log_prefix());
+                    self.handle.out.push_and_close(
+                        &ErrText::AuthenticationTimeout.line(),
+                        CloseReason::AuthenticationTimeout,
+                    );
+                    break;
+                }
+            };
+            let n = match read {
+                Ok(0) => {
+                    self.handle.out.close(CloseReason::ClientClosed);
+                    break;
+                }
+                Ok(n) => n,
+                Err(_) => {
+                    self.handle.out.close(CloseReason::ReadError);
+                    break;
+                }
+            };
+            self.handle.touch_in(std::time::Instant::now());
+            if n >= read_size && read_size < MAX_READ {
+                read_size *= 2;
+            } else if n < read_size / 4 && read_size > MIN_READ {
+                read_size /= 2;
+            }
+            let keep_going = self.process(&mut buf);
+            self.flush_pending();
+            if !keep_going {
+                break;
+            }
+        }
+        self.flush_pending();
+        self.server.add_in_stats(self.in_msgs, self.in_bytes);
+        self.cleanup();
+    }
+
+    /// Parses and dispatches every complete operation in `buf`; returns false once the connection
+    /// must close.
+    fn process(&mut self, buf: &mut BytesMut) -> bool {
+        let mut pos = 0;
+        let result = loop {
+            match parse(&buf[pos..], &self.limits) {
+                Ok(Parsed::Op(op, used)) => {
+                    let ok = self.dispatch(op);
+                    pos += used;
+                    if !ok {
+                        break false;
+                    }
+                }
+                Ok(Parsed::Incomplete { needed }) => {
+                    if let Some(needed) = needed {
+                        let have = buf.len() - pos;
+                        if needed > have {
+                            // Room for the rest of a large message in one go.
+                            buf.reserve(needed - have + MIN_READ);
+                        }
+                    }
+                    break true;
+                }
+                Err(e) => {
+                    crate::debug!("{} - protocol error: {e}", self.handle.log_prefix());
+                    match e.err_text() {
+                        Some(text) => self.send_err(text),
+                        None => self.handle.out.close(CloseReason::ProtocolViolation),
+                    }
+                    break false;
+                }
+            }
+        };
+        buf.advance(pos);
+        result
+    }
+
+    /// Handles one operation; returns false once the connection must close.
+    fn dispatch(&mut self, op: ClientOp<'_>) -> bool {
+        if !self.connected
+            && self.server.opts.auth_required()
+            && !matches!(op, ClientOp::Connect(_))
+        {
+            return self.auth_violation();
+        }
+        match op {
+            ClientOp::Pub {
+                subject,
+                reply,
+                headers,
+                payload,
+            } => self.process_pub(subject, reply, headers, payload),
+            ClientOp::Sub {
+                subject,
+                queue,
+                sid,
+            } => {
+                self.process_sub(subject, queue, sid);
+                true
+            }
+            ClientOp::Unsub { sid, max } => {
+                self.process_unsub(sid, max);
+                true
+            }
+            ClientOp::Ping => {
+                self.proto(encode::PONG);
+                // Clients speaking protocol 1 accept asynchronous INFO; nats-server sends them
+                // one after the first PONG, confirming the connection and its account.
+                if self.connected && !self.sent_connect_info && self.opts.protocol >= 1 {
+                    self.sent_connect_info = true;
+                    self.send_info(true);
+                }
+                true
+            }
+            ClientOp::Pong => {
+                self.handle.pings_out.store(0, Ordering::Relaxed);
+                self.handle.rtt_known.store(true, Ordering::Relaxed);
+                true
+            }
+            ClientOp::Connect(json) => self.process_connect(json),
+            ClientOp::Ignored => true,
+        }
+    }
+
+    fn auth_violation(&mut self) -> bool {
+        crate::error!("{} - authentication error", self.handle.log_prefix());
+        self.handle.out.push_and_close(
+            &ErrText::AuthorizationViolation.line(),
+            CloseReason::AuthenticationViolation,
+        );
+        false
+    }
+
+    fn process_connect(&mut self, json: &[u8]) -> bool {
+        let opts = match ConnectOptions::parse(json) {
+            Ok(o) => o,
+            Err(e) => {
+                crate::debug!("{} - invalid CONNECT: {e}", self.handle.log_prefix());
+                self.handle.out.close(CloseReason::ProtocolViolation);
+                return false;
+            }
+        };
+        if !self.connected && !self.server.authenticate(&opts) {
+            return self.auth_violation();
+        }
+        if opts.no_responders && !opts.headers {
+            self.send_err(ErrText::NoRespondersRequiresHeaders);
+            return false;
+        }
+        self.handle.set_headers(opts.headers);
+        self.opts = opts;
+        self.connected = true;
+        self.ok();
+        true
+    }
+
+    fn process_pub(
+        &mut self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        if headers.is_some() && !self.opts.headers {
+            // nats-server closes a client that sends HPUB without having negotiated headers.
+            self.handle.out.close(CloseReason::ProtocolViolation);
+            return false;
+        }
+        self.in_msgs += 1;
+        self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
+        // nats-server checks the subject and acknowledges a verbose client when it reads the
+        // control line, so both come before any copy of the message this client receives.
+        if self.opts.pedantic && !is_valid_literal_subject(subject) {
+            self.send_err(ErrText::InvalidPublishSubject);
+            self.ok();
+            return true;
+        }
+        self.ok();
+        self.route(&Msg {
+            subject,
+            reply,
+            headers,
+            payload,
+        });
+        true
+    }
+
+    fn process_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+        if !is_valid_subject(subject) || queue.is_some_and(|q| !is_valid_queue(q)) {
+            self.send_err(ErrText::InvalidSubject);
+            return;
+        }
+        {
+            let mut subs = self.handle.subs.lock();
+            // nats-server keeps the first subscription when a sid is reused.
+            if !subs.contains_key(sid) {
+                let sub = Arc::new(Subscription::new(
+                    self.handle.clone(),
+                    Bytes::copy_from_slice(subject),
+                    queue.map(Bytes::copy_from_slice),
+                    Bytes::copy_from_slice(sid),
+                ));
+                subs.insert(sub.sid.clone(), sub.clone());
+                self.server.sublist.insert(sub);
+            }
+        }
+        self.ok();
+    }
+
+    fn process_unsub(&mut self, sid: &[u8], max: Option<u64>) {
+        let sub = self.handle.subs.lock().get(sid).cloned();
+        if let Some(sub) = sub {
+            let now = match max {
+                Some(max) => sub.set_max(max),
+                None => true,
+            };
+            if now {
+                self.server.remove_subscription(&sub);
+            }
+        }
+        self.ok();
+    }
+
+    /// Drops every subscription of this client.
+    fn cleanup(&mut self) {
+        let subs: Vec<Arc<Subscription>> =
+            self.handle.subs.lock().drain().map(|(_, s)| s).collect();
+        for s in &subs {
+            s.close();
+        }
+        self.server.sublist.remove_all(subs.iter());
+        self.cache.clear();
+    }
+}

@@ -1,0 +1,111 @@
+//! The writer: drains a client's outbound queue into its socket, sends server PINGs, and closes.
+//!
+//! Each pass swaps the whole queue out under the lock and writes it with one `write_all`, so frames
+//! queued by many publishers go out in large writes. A write that does not finish within
+//! `write_deadline` makes the client a slow consumer.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::time::{sleep_until, timeout, Instant};
+
+use super::close::CloseReason;
+use super::handle::ClientHandle;
+use strom_proto::{encode, ErrText};
+
+/// Keep at most this much buffer capacity around between bursts.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+pub(super) struct WriterConfig {
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+}
+
+/// Runs until the connection closes; returns why it closed.
+pub(super) async fn run<W: AsyncWrite + Unpin>(
+    client: Arc<ClientHandle>,
+    mut socket: W,
+    cfg: WriterConfig,
+) -> CloseReason {
+    let mut spare = BytesMut::new();
+    let mut next_ping = Instant::now() + cfg.ping_interval;
+    let reason = loop {
+        let close = {
+            let mut st = client.out.state.lock();
+            if !st.buf.is_empty() {
+                std::mem::swap(&mut st.buf, &mut spare);
+                st.in_flight = spare.len();
+            }
+            st.close
+        };
+        if let Some(reason) = close {
+            if !reason.flushes() {
+                break reason;
+            }
+        }
+        if !spare.is_empty() {
+            let written = timeout(cfg.write_deadline, socket.write_all(&spare)).await;
+            let n = spare.len();
+            spare.clear();
+            if spare.capacity() > KEEP_CAPACITY {
+                spare = BytesMut::new();
+            }
+            client.out.state.lock().in_flight = 0;
+            match written {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => break CloseReason::WriteError,
+                Err(_) => {
+                    crate::info!(
+                        "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} total bytes",
+                        client.log_prefix(),
+                        cfg.write_deadline,
+                        n
+                    );
+                    break CloseReason::SlowConsumerWriteDeadline;
+                }
+            }
+        }
+        if let Some(reason) = close {
+            break reason;
+        }
+        tokio::select! {
+            _ = client.out.wake.notified() => {}
+            _ = sleep_until(next_ping) => {
+                next_ping = Instant::now() + cfg.ping_interval;
+                ping_tick(&client, &cfg);
+            }
+        }
+    };
+    client.out.close(reason);
+    let _ = socket.shutdown().await;
+    client.stop_reader.notify_one();
+    reason
+}
+
+/// One tick of the ping timer, as nats-server's `processPingTimer`.
+fn ping_tick(client: &ClientHandle, cfg: &WriterConfig) {
+    let now = std::time::Instant::now();
+    // Once the round trip is known, a client that has sent something within the interval is
+    // alive: nats-server delays its PING then.
+    if client.rtt_known.load(Ordering::Relaxed) && client.idle_for(now) < cfg.ping_interval {
+        return;
+    }
+    let out = client.pings_out.load(Ordering::Relaxed);
+    if out + 1 > cfg.ping_max {
+        crate::debug!(
+            "{} - Stale Client Connection - Closing",
+            client.log_prefix()
+        );
+        client.out.push_and_close(
+            &ErrText::StaleConnection.line(),
+            CloseReason::StaleConnection,
+        );
+        return;
+    }
+    client.pings_out.store(out + 1, Ordering::Relaxed);
+    client.out.push_proto(encode::PING);
+}

@@ -1,0 +1,19 @@
+//! Errors the server reports to whoever starts it.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ServerError {
+    #[error("error listening on port: {addr}, \"{source}\"")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("could not write pid file {path}: {source}")]
+    PidFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}

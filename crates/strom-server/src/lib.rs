@@ -1,0 +1,19 @@
+//! The Strom server: client connections, subject routing, limits, shutdown and lame duck mode.
+//!
+//! [`Server::bind`] opens the listener, [`Server::run`] accepts clients until a [`Controller`]
+//! asks it to stop. Each connection is served by [`client`]; messages are routed through the
+//! [`sublist::Sublist`].
+
+pub mod client;
+pub mod error;
+pub mod identity;
+pub mod log;
+pub mod options;
+mod rng;
+pub mod server;
+pub mod sublist;
+pub mod subscription;
+
+pub use error::ServerError;
+pub use options::Options;
+pub use server::{Controller, RunState, Server, Shared};

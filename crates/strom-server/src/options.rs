@@ -1,0 +1,81 @@
+//! Server options: what the command line and the configuration file decide, with nats-server's
+//! defaults.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// nats-server's default client port.
+pub const DEFAULT_PORT: u16 = 4222;
+/// nats-server's `MAX_PAYLOAD_SIZE`.
+pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+/// nats-server's `MAX_CONTROL_LINE_SIZE`.
+pub const DEFAULT_MAX_CONTROL_LINE: usize = 4096;
+/// nats-server's `MAX_PENDING_SIZE`: bytes queued for one client before it is a slow consumer.
+pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
+/// nats-server's `DEFAULT_MAX_CONNECTIONS`.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
+
+/// Everything the server needs to know to run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub host: String,
+    /// 0 picks a free port; -1 in nats-server's flags means "random" too, mapped to 0 by the caller.
+    pub port: u16,
+    pub server_name: Option<String>,
+    pub max_payload: usize,
+    pub max_control_line: usize,
+    pub max_connections: usize,
+    pub max_pending: usize,
+    pub ping_interval: Duration,
+    pub ping_max: u32,
+    pub write_deadline: Duration,
+    pub auth_timeout: Duration,
+    pub lame_duck_duration: Duration,
+    pub lame_duck_grace_period: Duration,
+    /// Single-user authentication (`--user`/`--pass`).
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// Token authentication (`--auth`).
+    pub auth_token: Option<String>,
+    pub jetstream: bool,
+    pub store_dir: Option<PathBuf>,
+    pub http_port: Option<u16>,
+    pub pid_file: Option<PathBuf>,
+    /// Where to write `<name>_<pid>.ports`, as nats-server's `--ports_file_dir`.
+    pub ports_file_dir: Option<PathBuf>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            host: "0.0.0.0".to_string(),
+            port: DEFAULT_PORT,
+            server_name: None,
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            max_control_line: DEFAULT_MAX_CONTROL_LINE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_pending: DEFAULT_MAX_PENDING,
+            ping_interval: Duration::from_secs(120),
+            ping_max: 2,
+            write_deadline: Duration::from_secs(10),
+            auth_timeout: Duration::from_secs(2),
+            lame_duck_duration: Duration::from_secs(120),
+            lame_duck_grace_period: Duration::from_secs(10),
+            username: None,
+            password: None,
+            auth_token: None,
+            jetstream: false,
+            store_dir: None,
+            http_port: None,
+            pid_file: None,
+            ports_file_dir: None,
+        }
+    }
+}
+
+impl Options {
+    /// Whether clients must authenticate.
+    pub fn auth_required(&self) -> bool {
+        self.username.is_some() || self.auth_token.is_some()
+    }
+}

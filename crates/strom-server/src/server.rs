@@ -1,0 +1,381 @@
+//! The server: the listener, the registry of clients, and the ways a server ends — shutdown and
+//! lame duck mode.
+//!
+//! Shutdown follows mini-redis: a `watch` channel tells the accept loop to stop, every client is
+//! told to close (flushing what it has queued), and `run` returns once the registry is empty.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rustc_hash::FxHashMap;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+
+use strom_proto::wire::{ConnectOptions, ServerInfo};
+use strom_proto::{encode, ErrText};
+
+use crate::client::{serve, ClientHandle, CloseReason};
+use crate::error::ServerError;
+use crate::identity::{new_server_id, API_LEVEL, NATS_VERSION};
+use crate::options::Options;
+use crate::sublist::Sublist;
+use crate::subscription::Subscription;
+
+/// What the server is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunState {
+    Running,
+    LameDuck,
+    Shutdown,
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    pub opts: Options,
+    pub sublist: Sublist,
+    pub server_id: String,
+    pub server_name: String,
+    port: u16,
+    clients: Mutex<FxHashMap<u64, Arc<ClientHandle>>>,
+    next_cid: AtomicU64,
+    lame_duck: std::sync::atomic::AtomicBool,
+    slow_consumers: AtomicU64,
+    in_msgs: AtomicU64,
+    in_bytes: AtomicU64,
+    /// Signalled whenever a client leaves the registry.
+    client_gone: Notify,
+}
+
+impl Shared {
+    /// Adds a connection to the registry.
+    pub(crate) fn register(&self, client: Arc<ClientHandle>) {
+        self.clients.lock().insert(client.id, client);
+    }
+
+    /// Removes a connection from the registry.
+    pub(crate) fn unregister(&self, client: &ClientHandle) {
+        self.clients.lock().remove(&client.id);
+        self.client_gone.notify_waiters();
+    }
+
+    /// Number of client connections.
+    pub fn num_clients(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    /// Removes a subscription from its client and from the sublist.
+    pub(crate) fn remove_subscription(&self, sub: &Arc<Subscription>) {
+        if !sub.close() {
+            return;
+        }
+        {
+            let mut subs = sub.client.subs.lock();
+            if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
+                subs.remove(&sub.sid);
+            }
+        }
+        self.sublist.remove(sub);
+    }
+
+    pub(crate) fn count_slow_consumer(&self) {
+        self.slow_consumers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Number of clients closed as slow consumers.
+    pub fn slow_consumers(&self) -> u64 {
+        self.slow_consumers.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn add_in_stats(&self, msgs: u64, bytes: u64) {
+        self.in_msgs.fetch_add(msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Checks a client's credentials against the configured single user or token.
+    pub(crate) fn authenticate(&self, c: &ConnectOptions) -> bool {
+        let o = &self.opts;
+        if let Some(token) = &o.auth_token {
+            return c.auth_token.as_deref() == Some(token.as_str());
+        }
+        if let Some(user) = &o.username {
+            return c.user.as_deref() == Some(user.as_str())
+                && c.pass.as_deref() == o.password.as_deref().or(Some(""));
+        }
+        true
+    }
+
+    /// The INFO JSON for one client.
+    pub(crate) fn info_json(&self, client: &ClientHandle, connect_info: bool) -> Vec<u8> {
+        let info = ServerInfo {
+            server_id: self.server_id.clone(),
+            server_name: self.server_name.clone(),
+            version: NATS_VERSION.to_string(),
+            proto: 1,
+            git_commit: String::new(),
+            go: concat!("strom ", env!("CARGO_PKG_VERSION")).to_string(),
+            host: self.opts.host.clone(),
+            port: self.port,
+            headers: true,
+            auth_required: self.opts.auth_required(),
+            max_payload: self.opts.max_payload,
+            client_id: client.id,
+            client_ip: client.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+            ldm: self.lame_duck.load(Ordering::Relaxed),
+            connect_info,
+            remote_account: if connect_info {
+                "$G".to_string()
+            } else {
+                String::new()
+            },
+            api_lvl: API_LEVEL,
+            ..ServerInfo::default()
+        };
+        serde_json::to_vec(&info)
+            .expect("ServerInfo serializes: it holds only strings, numbers and bools")
+    }
+}
+
+/// A handle to ask a running server to stop or to enter lame duck mode.
+#[derive(Clone)]
+pub struct Controller {
+    state: Arc<watch::Sender<RunState>>,
+}
+
+impl Controller {
+    /// Stops accepting, closes every client, and makes [`Server::run`] return.
+    pub fn shutdown(&self) {
+        self.state.send_replace(RunState::Shutdown);
+    }
+
+    /// Enters lame duck mode (ignored once shutting down).
+    pub fn lame_duck(&self) {
+        self.state.send_if_modified(|s| {
+            if *s == RunState::Running {
+                *s = RunState::LameDuck;
+                true
+            } else {
+                false
+            }
+        });
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    state: Arc<watch::Sender<RunState>>,
+}
+
+impl Server {
+    /// Binds the client listener.
+    ///
+    /// # Errors
+    /// [`ServerError::Listen`] when the address cannot be bound.
+    pub async fn bind(opts: Options) -> Result<Server, ServerError> {
+        let addr = format!("{}:{}", opts.host, opts.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| ServerError::Listen {
+                addr: addr.clone(),
+                source,
+            })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| ServerError::Listen { addr, source })?
+            .port();
+        let server_id = new_server_id();
+        let server_name = opts
+            .server_name
+            .clone()
+            .unwrap_or_else(|| server_id.clone());
+        let shared = Arc::new(Shared {
+            opts,
+            sublist: Sublist::new(),
+            server_id,
+            server_name,
+            port,
+            clients: Mutex::new(FxHashMap::default()),
+            next_cid: AtomicU64::new(1),
+            lame_duck: std::sync::atomic::AtomicBool::new(false),
+            slow_consumers: AtomicU64::new(0),
+            in_msgs: AtomicU64::new(0),
+            in_bytes: AtomicU64::new(0),
+            client_gone: Notify::new(),
+        });
+        let (state, _) = watch::channel(RunState::Running);
+        Ok(Server {
+            shared,
+            listener,
+            state: Arc::new(state),
+        })
+    }
+
+    /// The address the client listener is bound to.
+    ///
+    /// # Errors
+    /// The I/O error from the socket.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    pub fn controller(&self) -> Controller {
+        Controller {
+            state: self.state.clone(),
+        }
+    }
+
+    /// Accepts clients until shutdown or lame duck mode, then closes them all.
+    pub async fn run(self) {
+        let Server {
+            shared,
+            listener,
+            state,
+        } = self;
+        let mut rx = state.subscribe();
+        crate::info!(
+            "Listening for client connections on {}:{}",
+            shared.opts.host,
+            shared.port
+        );
+        crate::info!("Server is ready");
+        let end = loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, addr)) => accept(&shared, stream, addr),
+                    Err(e) => {
+                        crate::error!("Error accepting client connection: {e}");
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                },
+                changed = rx.changed() => {
+                    let s = *rx.borrow();
+                    if changed.is_err() || s != RunState::Running {
+                        break s;
+                    }
+                }
+            }
+        };
+        drop(listener);
+        if end == RunState::LameDuck {
+            lame_duck(&shared, &mut rx).await;
+        }
+        close_all(&shared).await;
+        crate::info!("Server Exiting..");
+    }
+}
+
+fn accept(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let id = shared.next_cid.fetch_add(1, Ordering::Relaxed);
+    if shared.num_clients() >= shared.opts.max_connections {
+        let shared = shared.clone();
+        tokio::spawn(async move { refuse_max_connections(&shared, stream, addr, id).await });
+        return;
+    }
+    tokio::spawn(serve(shared.clone(), stream, Some(addr), id));
+}
+
+/// nats-server sends its INFO, then the error, then closes.
+async fn refuse_max_connections(shared: &Shared, mut stream: TcpStream, addr: SocketAddr, id: u64) {
+    crate::error!("{addr} - cid:{id} - maximum connections exceeded");
+    let handle = ClientHandle::new(id, Some(addr), 0);
+    let mut out = bytes::BytesMut::new();
+    encode::write_info(&mut out, &shared.info_json(&handle, false));
+    out.extend_from_slice(&ErrText::MaxConnections.line());
+    let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(&out)).await;
+    let _ = stream.shutdown().await;
+}
+
+/// Lame duck mode as nats-server does it: tell clients (INFO with `ldm`), wait the grace
+/// period, then close clients spread over the rest of `lame_duck_duration`.
+async fn lame_duck(shared: &Arc<Shared>, rx: &mut watch::Receiver<RunState>) {
+    crate::info!("Entering lame duck mode, stop accepting new clients");
+    shared.lame_duck.store(true, Ordering::Relaxed);
+    let clients: Vec<Arc<ClientHandle>> = shared.clients.lock().values().cloned().collect();
+    for c in &clients {
+        let mut line = bytes::BytesMut::new();
+        encode::write_info(&mut line, &shared.info_json(c, false));
+        c.out.push_proto(&line);
+        c.out.wake();
+    }
+    let grace = shared.opts.lame_duck_grace_period;
+    crate::info!("Waiting {:?} grace period before closing clients", grace);
+    if wait_or_shutdown(rx, grace).await {
+        return;
+    }
+    let clients: Vec<Arc<ClientHandle>> = shared.clients.lock().values().cloned().collect();
+    if clients.is_empty() {
+        return;
+    }
+    crate::info!("Closing {} existing clients", clients.len());
+    let total = shared
+        .opts
+        .lame_duck_duration
+        .saturating_sub(grace)
+        .max(Duration::from_secs(1));
+    // Close one client per interval; when that interval would be under 1ms, close in batches.
+    let n = clients.len() as u32;
+    let per = total / n;
+    let (batch, pause) = if per < Duration::from_millis(1) {
+        let batches = (total.as_millis().max(1)) as usize;
+        (clients.len().div_ceil(batches), Duration::from_millis(1))
+    } else {
+        (1, per)
+    };
+    for chunk in clients.chunks(batch) {
+        for c in chunk {
+            c.out.close(CloseReason::LameDuckMode);
+        }
+        if wait_or_shutdown(rx, pause).await {
+            return;
+        }
+    }
+}
+
+/// Sleeps for `d`; returns true early if shutdown was requested meanwhile.
+async fn wait_or_shutdown(rx: &mut watch::Receiver<RunState>, d: Duration) -> bool {
+    let sleep = tokio::time::sleep(d);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            _ = &mut sleep => return false,
+            changed = rx.changed() => {
+                if changed.is_err() || *rx.borrow() == RunState::Shutdown {
+                    return true;
+                }
+            }
+        }
+    }
+}
+
+/// Closes every client (flushing their queues) and waits, boundedly, until all are gone.
+async fn close_all(shared: &Arc<Shared>) {
+    let deadline =
+        tokio::time::Instant::now() + shared.opts.write_deadline + Duration::from_secs(1);
+    loop {
+        let gone = shared.client_gone.notified();
+        tokio::pin!(gone);
+        gone.as_mut().enable();
+        let clients: Vec<Arc<ClientHandle>> = shared.clients.lock().values().cloned().collect();
+        if clients.is_empty() {
+            return;
+        }
+        for c in &clients {
+            c.out.close(CloseReason::ServerShutdown);
+        }
+        if tokio::time::timeout_at(deadline, gone).await.is_err() {
+            crate::warn!("{} clients did not close in time", clients.len());
+            return;
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! A client's interest in a subject, optionally in a queue group, optionally with a message limit.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::client::ClientHandle;
+
+/// One `SUB`. Shared between the owning client's subscription map, the sublist, and match
+/// results cached by publishers.
+pub struct Subscription {
+    pub client: Arc<ClientHandle>,
+    pub subject: Bytes,
+    pub queue: Option<Bytes>,
+    pub sid: Bytes,
+    /// Auto-unsubscribe limit from `UNSUB sid max`; 0 means none.
+    max: AtomicU64,
+    delivered: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// What a delivery attempt decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Deliver; more may follow.
+    Deliver,
+    /// Deliver; this was the last one allowed, so remove the subscription.
+    DeliverLast,
+    /// Do not deliver: unsubscribed or over its limit.
+    Skip,
+}
+
+impl Subscription {
+    pub fn new(
+        client: Arc<ClientHandle>,
+        subject: Bytes,
+        queue: Option<Bytes>,
+        sid: Bytes,
+    ) -> Self {
+        Subscription {
+            client,
+            subject,
+            queue,
+            sid,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Claims one delivery, counting it against the auto-unsubscribe limit.
+    #[inline]
+    pub fn claim(&self) -> Claim {
+        if self.closed.load(Ordering::Acquire) {
+            return Claim::Skip;
+        }
+        let n = self.delivered.fetch_add(1, Ordering::AcqRel) + 1;
+        let max = self.max.load(Ordering::Acquire);
+        if max == 0 {
+            return Claim::Deliver;
+        }
+        match n.cmp(&max) {
+            std::cmp::Ordering::Less => Claim::Deliver,
+            std::cmp::Ordering::Equal => Claim::DeliverLast,
+            std::cmp::Ordering::Greater => Claim::Skip,
+        }
+    }
+
+    /// Sets the auto-unsubscribe limit. Returns true when the subscription has already had that many
+    /// messages and must go now.
+    pub fn set_max(&self, max: u64) -> bool {
+        self.max.store(max, Ordering::Release);
+        max == 0 || self.delivered.load(Ordering::Acquire) >= max
+    }
+
+    /// Marks the subscription gone; returns false when it already was.
+    pub fn close(&self) -> bool {
+        !self.closed.swap(true, Ordering::AcqRel)
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Number of messages delivered so far.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("cid", &self.client.id)
+            .field("subject", &String::from_utf8_lossy(&self.subject))
+            .field(
+                "queue",
+                &self.queue.as_ref().map(|q| String::from_utf8_lossy(q)),
+            )
+            .field("sid", &String::from_utf8_lossy(&self.sid))
+            .finish()
+    }
+}

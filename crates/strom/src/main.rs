@@ -1,0 +1,193 @@
+//! `strom`: runs the Strom server with nats-server's command line.
+//!
+//! `strom` and `strom server` both run the server. The binary only reads arguments, sets up
+//! logging and signals, and calls into `strom-server`.
+
+mod config;
+mod flags;
+mod help;
+mod signal;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use strom_server::identity::NATS_VERSION;
+use strom_server::{info, warn, Controller, Options, Server};
+
+fn main() -> ExitCode {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("server") {
+        args.remove(0);
+    }
+    let parsed = match flags::parse(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}\n\n{}", help::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    match run(parsed) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("strom: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(f: flags::Parsed) -> Result<()> {
+    if f.switch("help") {
+        print!("{}", help::USAGE);
+        return Ok(());
+    }
+    if f.switch("version") {
+        println!(
+            "strom: v{} (nats-server v{NATS_VERSION} compatible)",
+            env!("CARGO_PKG_VERSION")
+        );
+        return Ok(());
+    }
+    if f.switch("help_tls") {
+        println!("TLS is not yet served by Strom (issue #4).");
+        return Ok(());
+    }
+    if let Some(spec) = f.value("signal") {
+        return signal::send(spec);
+    }
+    if !f.rest.is_empty() {
+        return Err(anyhow!("unexpected arguments: {}", f.rest.join(" ")));
+    }
+    let mut opts = match f.value("config") {
+        Some(path) => config::load(path)?,
+        None => config::Loaded::default(),
+    };
+    apply_flags(&f, &mut opts.server)?;
+    if f.switch("t") {
+        match f.value("config") {
+            Some(path) => println!("strom: configuration file {path} is valid"),
+            None => println!("strom: no configuration file given; the command line is valid"),
+        }
+        return Ok(());
+    }
+    let trace =
+        f.switch("trace") || f.switch("VV") || f.switch("DV") || f.switch("DVV") || opts.trace;
+    let debug = f.switch("debug") || f.switch("DV") || f.switch("DVV") || opts.debug;
+    let log_file = f.value("log").map(PathBuf::from).or(opts.log_file.clone());
+    strom_server::log::configure(debug, trace, log_file.as_deref())
+        .context("could not open the log file")?;
+    for (flag, what) in &f.not_yet {
+        warn!("Flag --{flag} is accepted but not yet supported: Strom does not serve {what} yet");
+    }
+    for note in &opts.not_yet {
+        warn!("{note}");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(serve(opts.server))
+}
+
+/// Command-line flags win over the configuration file, as in nats-server.
+fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
+    if let Some(a) = f.value("addr") {
+        o.host = a.to_string();
+    }
+    if let Some(p) = f.value("port") {
+        let port: i64 = p.parse().with_context(|| format!("invalid port \"{p}\""))?;
+        // nats-server: -1 asks for a random port.
+        o.port = if port < 0 {
+            0
+        } else {
+            u16::try_from(port).with_context(|| format!("invalid port {port}"))?
+        };
+    }
+    if let Some(n) = f.value("name") {
+        o.server_name = Some(n.to_string());
+    }
+    if let Some(p) = f.value("pid") {
+        o.pid_file = Some(PathBuf::from(p));
+    }
+    if let Some(d) = f.value("ports_file_dir") {
+        o.ports_file_dir = Some(PathBuf::from(d));
+    }
+    if let Some(u) = f.value("user") {
+        o.username = Some(u.to_string());
+    }
+    if let Some(p) = f.value("pass") {
+        o.password = Some(p.to_string());
+    }
+    if let Some(t) = f.value("auth") {
+        o.auth_token = Some(t.to_string());
+    }
+    if f.switch("jetstream") {
+        o.jetstream = true;
+    }
+    if let Some(d) = f.value("store_dir") {
+        o.store_dir = Some(PathBuf::from(d));
+    }
+    Ok(())
+}
+
+async fn serve(opts: Options) -> Result<()> {
+    info!("Starting strom");
+    info!(
+        "  Version:  {} (nats-server {NATS_VERSION} compatible)",
+        env!("CARGO_PKG_VERSION")
+    );
+    let pid_file = opts.pid_file.clone();
+    let ports_dir = opts.ports_file_dir.clone();
+    let server = Server::bind(opts).await?;
+    let shared = server.shared().clone();
+    info!("  Name:     {}", shared.server_name);
+    info!("  ID:       {}", shared.server_id);
+    if let Some(path) = &pid_file {
+        std::fs::write(path, std::process::id().to_string())
+            .with_context(|| format!("could not write pid file {}", path.display()))?;
+    }
+    let mut ports_file = None;
+    if let Some(dir) = &ports_dir {
+        let addr = server.local_addr()?;
+        let path = dir.join(format!("strom_{}.ports", std::process::id()));
+        let json = serde_json_ports(&shared.opts.host, addr.port());
+        std::fs::write(&path, json)
+            .with_context(|| format!("could not write ports file {}", path.display()))?;
+        ports_file = Some(path);
+    }
+    spawn_signal_handlers(server.controller())?;
+    server.run().await;
+    for path in [pid_file, ports_file].into_iter().flatten() {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
+fn serde_json_ports(host: &str, port: u16) -> String {
+    format!("{{\"nats\":[\"nats://{host}:{port}\"]}}")
+}
+
+/// SIGINT/SIGTERM shut down, SIGUSR2 enters lame duck mode, SIGHUP asks for a reload and
+/// SIGUSR1 for reopening the log file — as nats-server.
+fn spawn_signal_handlers(ctl: Controller) -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut usr2 = signal(SignalKind::user_defined2())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => { info!("Trapped \"interrupt\" signal"); ctl.shutdown(); }
+                _ = term.recv() => { info!("Trapped \"terminated\" signal"); ctl.shutdown(); }
+                _ = usr2.recv() => { ctl.lame_duck(); }
+                _ = hup.recv() => { warn!("Trapped \"hangup\" signal: configuration reload is not yet supported (issue #4)"); }
+                _ = usr1.recv() => { info!("Trapped \"user defined signal 1\": log file reopen is not yet supported (issue #8)"); }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    });
+    Ok(())
+}
