@@ -119,6 +119,8 @@ pub struct Parsed {
     pub not_yet: Vec<(String, &'static str)>,
     /// Arguments after the flags.
     pub rest: Vec<String>,
+    /// Whether the `server` subcommand was named.
+    pub subcommand: bool,
 }
 
 impl Parsed {
@@ -179,6 +181,11 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, FlagErro
             break;
         }
         let Some(body) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            // `strom server [flags]`: the subcommand may sit among the flags.
+            if arg == "server" && !out.subcommand {
+                out.subcommand = true;
+                continue;
+            }
             out.rest.push(arg);
             out.rest.extend(args.by_ref());
             break;

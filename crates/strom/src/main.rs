@@ -17,10 +17,7 @@ use strom_server::identity::NATS_VERSION;
 use strom_server::{info, warn, Controller, Options, Server};
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("server") {
-        args.remove(0);
-    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
     let parsed = match flags::parse(args) {
         Ok(p) => p,
         Err(e) => {

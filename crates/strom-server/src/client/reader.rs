@@ -308,11 +308,10 @@ impl Conn {
         self.in_msgs += 1;
         self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
         // nats-server checks the subject and acknowledges a verbose client when it reads the
-        // control line, so both come before any copy of the message this client receives.
+        // control line, so both come before any copy of the message this client receives. The
+        // pedantic check only warns: the message is still routed.
         if self.opts.pedantic && !is_valid_literal_subject(subject) {
             self.send_err(ErrText::InvalidPublishSubject);
-            self.ok();
-            return true;
         }
         self.ok();
         self.route(&Msg {

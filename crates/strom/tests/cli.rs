@@ -1,0 +1,181 @@
+//! The command line: nats-server's flags, version and help, pid files, signals.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::{strom_bin, Raw, ServerProcess, TempDir, CONNECT};
+
+fn strom(args: &[&str]) -> std::process::Output {
+    Command::new(strom_bin())
+        .args(args)
+        .output()
+        .expect("strom runs")
+}
+
+#[test]
+fn version_flag_prints_version() {
+    for flag in ["-v", "--version", "-version"] {
+        let out = strom(&[flag]);
+        assert!(out.status.success());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.starts_with("strom: v"), "{text}");
+        assert!(text.contains("nats-server v2.15.1 compatible"), "{text}");
+    }
+}
+
+#[test]
+fn help_lists_nats_server_flags() {
+    let out = strom(&["-h"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "-a, --addr, --net",
+        "-js, --jetstream",
+        "-sd, --store_dir",
+        "-DV",
+        "--signal",
+        "-P, --pid",
+    ] {
+        assert!(text.contains(flag), "help mentions {flag}");
+    }
+}
+
+#[test]
+fn unknown_flag_is_refused_like_go_flag() {
+    let out = strom(&["--bogus"]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.starts_with("flag provided but not defined: -bogus"),
+        "{text}"
+    );
+}
+
+#[test]
+fn flag_forms_single_and_double_dash_with_equals() {
+    let server = ServerProcess::strom(&["-name=alpha", "--DV=false"]);
+    let raw = Raw::connect(&server.addr());
+    assert!(
+        raw.info.contains("\"server_name\":\"alpha\""),
+        "{}",
+        raw.info
+    );
+    let server = ServerProcess::strom(&["server", "--server_name", "beta"]);
+    let raw = Raw::connect(&server.addr());
+    assert!(
+        raw.info.contains("\"server_name\":\"beta\""),
+        "{}",
+        raw.info
+    );
+}
+
+#[test]
+fn flags_for_later_features_warn_instead_of_being_ignored() {
+    let mut server = ServerProcess::strom(&["--tls", "-m", "8222", "--routes", "nats://x:1"]);
+    server.wait_for_log(
+        "Flag --tls is accepted but not yet supported",
+        Duration::from_secs(5),
+    );
+    server.wait_for_log(
+        "Flag --http_port is accepted but not yet supported",
+        Duration::from_secs(5),
+    );
+    server.wait_for_log(
+        "Flag --routes is accepted but not yet supported",
+        Duration::from_secs(5),
+    );
+}
+
+#[test]
+fn sigterm_exits_cleanly_and_removes_pid_file() {
+    let dir = TempDir::new("pid");
+    let pid_file = dir.0.join("strom.pid");
+    let mut server = ServerProcess::strom(&["-P", pid_file.to_str().expect("utf-8 path")]);
+    let written = std::fs::read_to_string(&pid_file).expect("pid file written");
+    assert_eq!(written.trim(), server.pid().to_string());
+    let mut raw = Raw::connect(&server.addr());
+    raw.exchange(CONNECT);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(5)).expect("exits");
+    assert!(status.success(), "{status:?}");
+    let rest = raw.until_closed();
+    assert!(
+        rest.lines().all(|l| l.starts_with("INFO ")),
+        "closed without error: {rest:?}"
+    );
+    assert!(!pid_file.exists(), "pid file removed");
+}
+
+#[test]
+fn debug_flag_logs_connections() {
+    let mut server = ServerProcess::strom(&["-D"]);
+    let mut raw = Raw::connect(&server.addr());
+    raw.exchange(CONNECT);
+    server.wait_for_log("- cid:", Duration::from_secs(5));
+    server.wait_for_log("Client connection created", Duration::from_secs(5));
+}
+
+#[test]
+fn log_file_flag_redirects_logs() {
+    let dir = TempDir::new("log");
+    let log = dir.0.join("strom.log");
+    let mut child = Command::new(strom_bin())
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-l",
+            log.to_str().expect("utf-8 path"),
+        ])
+        .spawn()
+        .expect("starts");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("[INF] Server is ready") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "log file: {text}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn signal_flag_sends_lame_duck_to_pid_file() {
+    let dir = TempDir::new("sig");
+    let pid_file = dir.0.join("strom.pid");
+    let mut server = ServerProcess::strom(&["-P", pid_file.to_str().expect("utf-8 path")]);
+    let mut raw = Raw::connect(&server.addr());
+    raw.exchange(CONNECT);
+    let spec = format!("ldm={}", pid_file.display());
+    let out = strom(&["--signal", &spec]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.wait_for_log("Entering lame duck mode", Duration::from_secs(5));
+    let info = loop {
+        let line = raw.read_line();
+        assert!(line.starts_with("INFO "), "only INFO lines arrive: {line}");
+        if line.contains("\"ldm\":true") {
+            break line;
+        }
+    };
+    assert!(info.ends_with(" \r\n"));
+    let out = strom(&["--signal", &format!("quit={}", server.pid())]);
+    assert!(out.status.success());
+    assert!(server.wait_exit(Duration::from_secs(5)).is_some());
+}
+
+#[test]
+fn signal_flag_rejects_unknown_commands() {
+    let out = strom(&["--signal", "explode=1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signal \"explode\""));
+}
