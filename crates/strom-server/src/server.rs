@@ -5,7 +5,7 @@
 //! told to close (flushing what it has queued), and `run` returns once the registry is empty.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +42,8 @@ pub struct Shared {
     port: u16,
     clients: Mutex<FxHashMap<u64, Arc<ClientHandle>>>,
     next_cid: AtomicU64,
+    /// Connections accepted and not yet gone; checked against `max_connections` at accept.
+    conns: AtomicUsize,
     lame_duck: std::sync::atomic::AtomicBool,
     slow_consumers: AtomicU64,
     in_msgs: AtomicU64,
@@ -59,6 +61,7 @@ impl Shared {
     /// Removes a connection from the registry.
     pub(crate) fn unregister(&self, client: &ClientHandle) {
         self.clients.lock().remove(&client.id);
+        self.conns.fetch_sub(1, Ordering::AcqRel);
         self.client_gone.notify_waiters();
     }
 
@@ -201,6 +204,7 @@ impl Server {
             port,
             clients: Mutex::new(FxHashMap::default()),
             next_cid: AtomicU64::new(1),
+            conns: AtomicUsize::new(0),
             lame_duck: std::sync::atomic::AtomicBool::new(false),
             slow_consumers: AtomicU64::new(0),
             in_msgs: AtomicU64::new(0),
@@ -277,7 +281,8 @@ impl Server {
 fn accept(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let id = shared.next_cid.fetch_add(1, Ordering::Relaxed);
-    if shared.num_clients() >= shared.opts.max_connections {
+    if shared.conns.fetch_add(1, Ordering::AcqRel) >= shared.opts.max_connections {
+        shared.conns.fetch_sub(1, Ordering::AcqRel);
         let shared = shared.clone();
         tokio::spawn(async move { refuse_max_connections(&shared, stream, addr, id).await });
         return;
