@@ -48,7 +48,14 @@ fn encode_msg(c: &mut Criterion) {
             b.iter(|| {
                 out.clear();
                 for _ in 0..1000 {
-                    write_msg(&mut out, b"bench.subject", b"42", Some(b"_INBOX.abc"), None, payload);
+                    write_msg(
+                        &mut out,
+                        b"bench.subject",
+                        b"42",
+                        Some(b"_INBOX.abc"),
+                        None,
+                        payload,
+                    );
                 }
             });
         });
