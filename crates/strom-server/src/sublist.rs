@@ -195,12 +195,23 @@ impl Sublist {
     }
 }
 
+/// Collects matches in nats-server's order, which a client subscribed through several wildcards
+/// can observe: `>` first, then deeper `*` matches, then the literal node, then a final `*`.
 fn match_level(level: &Level, tokens: &[&[u8]], result: &mut SubResult) {
     let Some((token, rest)) = tokens.split_first() else {
         return;
     };
     if let Some(fwc) = &level.fwc {
         result.add_node(fwc);
+    }
+    if rest.is_empty() {
+        if let Some(node) = level.literals.get(*token) {
+            result.add_node(node);
+        }
+        if let Some(pwc) = &level.pwc {
+            result.add_node(pwc);
+        }
+        return;
     }
     if let Some(pwc) = &level.pwc {
         match_node(pwc, rest, result);

@@ -44,6 +44,13 @@ fn cases() -> Vec<(&'static str, &'static [u8], Vec<u8>)> {
         ("plus_ok_and_info_ignored", CONNECT, b"+OK\r\nINFO {}\r\n".to_vec()),
         ("pong_accepted", CONNECT, b"PONG\r\n".to_vec()),
         ("headers_stripped_for_old_clients", NO_HEADERS, b"SUB foo 1\r\n".to_vec()),
+        ("no_connect_needed_without_auth", b"", b"SUB foo 1\r\nPUB foo 2\r\nhi\r\n".to_vec()),
+        ("connect_twice", CONNECT, VERBOSE.to_vec()),
+        ("ping_lower_case", CONNECT, b"ping\r\n".to_vec()),
+        ("bare_newlines", CONNECT, b"SUB foo 1\nPUB foo 2\nhi\r\n".to_vec()),
+        // One subscription per trie node: nats-server orders matches >, literal, *.
+        ("match_order", CONNECT, b"SUB a.b 1\r\nSUB a.* 2\r\nSUB a.> 3\r\nSUB *.b 4\r\nSUB > 5\r\nPUB a.b 1\r\nz\r\n".to_vec()),
+        ("sub_too_many_args", CONNECT, b"SUB foo q 1 extra\r\n".to_vec()),
         // These close the connection.
         ("unknown_op", CONNECT, b"FOO bar\r\n".to_vec()),
         ("msg_from_client", CONNECT, b"MSG foo 1 2\r\nhi\r\n".to_vec()),
