@@ -307,7 +307,7 @@ async fn lame_duck(shared: &Arc<Shared>, rx: &mut watch::Receiver<RunState>) {
     crate::info!("Entering lame duck mode, stop accepting new clients");
     shared.lame_duck.store(true, Ordering::Relaxed);
     let clients: Vec<Arc<ClientHandle>> = shared.clients.lock().values().cloned().collect();
-    for c in &clients {
+    for c in clients.iter().filter(|c| c.accepts_async_info()) {
         let mut line = bytes::BytesMut::new();
         encode::write_info(&mut line, &shared.info_json(c, false));
         c.out.push_proto(&line);

@@ -22,6 +22,8 @@ pub struct ClientHandle {
     pub subs: Mutex<FxHashMap<Bytes, Arc<Subscription>>>,
     /// Whether this client negotiated headers: publishers strip headers for it otherwise.
     headers: AtomicBool,
+    /// Whether the client speaks protocol 1 and so accepts INFO at any time.
+    async_info: AtomicBool,
     /// Server PINGs not yet answered.
     pub(super) pings_out: AtomicU32,
     /// Whether a PONG to a server PING has been seen (nats-server measures RTT with it).
@@ -41,6 +43,7 @@ impl ClientHandle {
             out: Outbound::new(max_pending),
             subs: Mutex::new(FxHashMap::default()),
             headers: AtomicBool::new(false),
+            async_info: AtomicBool::new(false),
             pings_out: AtomicU32::new(0),
             rtt_known: AtomicBool::new(false),
             last_in_ms: AtomicU64::new(0),
@@ -62,6 +65,15 @@ impl ClientHandle {
 
     pub(super) fn set_headers(&self, on: bool) {
         self.headers.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether INFO updates (lame duck mode, cluster changes) may be sent to this client.
+    pub fn accepts_async_info(&self) -> bool {
+        self.async_info.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn set_async_info(&self, on: bool) {
+        self.async_info.store(on, Ordering::Relaxed);
     }
 
     pub(super) fn touch_in(&self, now: Instant) {

@@ -306,6 +306,7 @@ impl Conn {
             return false;
         }
         self.handle.set_headers(opts.headers);
+        self.handle.set_async_info(opts.protocol >= 1);
         self.opts = opts;
         self.connected = true;
         self.ok();
