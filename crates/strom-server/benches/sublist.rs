@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
+use strom_server::account::Account;
 use strom_server::client::ClientHandle;
 use strom_server::sublist::Sublist;
 use strom_server::subscription::Subscription;
@@ -12,10 +13,12 @@ use strom_server::subscription::Subscription;
 fn filled(n: usize) -> Sublist {
     let sl = Sublist::new();
     let client = Arc::new(ClientHandle::new(1, None, usize::MAX));
+    let account = Arc::new(Account::new("bench"));
     for i in 0..n {
         let subject = format!("tenant{}.orders.{}.created", i % 100, i);
         sl.insert(Arc::new(Subscription::new(
             client.clone(),
+            account.clone(),
             Bytes::from(subject),
             None,
             Bytes::from(i.to_string()),
@@ -24,6 +27,7 @@ fn filled(n: usize) -> Sublist {
     for s in ["tenant7.orders.*.created", "tenant7.>", ">"] {
         sl.insert(Arc::new(Subscription::new(
             client.clone(),
+            account.clone(),
             Bytes::from_static(s.as_bytes()),
             None,
             Bytes::from_static(b"w"),

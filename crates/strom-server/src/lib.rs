@@ -4,6 +4,7 @@
 //! asks it to stop. Each connection is served by [`client`]; messages are routed through the
 //! [`sublist::Sublist`].
 
+pub mod account;
 pub mod client;
 pub mod error;
 pub mod identity;

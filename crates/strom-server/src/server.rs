@@ -18,11 +18,11 @@ use tokio::sync::{watch, Notify};
 use strom_proto::wire::{ConnectOptions, ServerInfo};
 use strom_proto::{encode, ErrText};
 
+use crate::account::{Account, GLOBAL_ACCOUNT};
 use crate::client::{serve, ClientHandle, CloseReason};
 use crate::error::ServerError;
 use crate::identity::{new_server_id, API_LEVEL, NATS_VERSION};
 use crate::options::Options;
-use crate::sublist::Sublist;
 use crate::subscription::Subscription;
 
 /// What the server is doing.
@@ -36,7 +36,8 @@ pub enum RunState {
 /// State shared by every connection.
 pub struct Shared {
     pub opts: Options,
-    pub sublist: Sublist,
+    /// The account clients land in without account configuration.
+    pub global: Arc<Account>,
     pub server_id: String,
     pub server_name: String,
     port: u16,
@@ -81,7 +82,7 @@ impl Shared {
                 subs.remove(&sub.sid);
             }
         }
-        self.sublist.remove(sub);
+        sub.account.sublist.remove(sub);
     }
 
     pub(crate) fn count_slow_consumer(&self) {
@@ -198,7 +199,7 @@ impl Server {
             .unwrap_or_else(|| server_id.clone());
         let shared = Arc::new(Shared {
             opts,
-            sublist: Sublist::new(),
+            global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
             server_id,
             server_name,
             port,

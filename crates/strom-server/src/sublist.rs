@@ -316,6 +316,7 @@ mod tests {
         let client = Arc::new(ClientHandle::new_for_test(1));
         Arc::new(Subscription::new(
             client,
+            Arc::new(crate::account::Account::new("test")),
             Bytes::copy_from_slice(subject.as_bytes()),
             queue.map(|q| Bytes::copy_from_slice(q.as_bytes())),
             Bytes::from_static(b"1"),

@@ -5,12 +5,15 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use crate::account::Account;
 use crate::client::ClientHandle;
 
 /// One `SUB`. Shared between the owning client's subscription map, the sublist, and match
 /// results cached by publishers.
 pub struct Subscription {
     pub client: Arc<ClientHandle>,
+    /// The account whose sublist holds this subscription.
+    pub account: Arc<Account>,
     pub subject: Bytes,
     pub queue: Option<Bytes>,
     pub sid: Bytes,
@@ -34,12 +37,14 @@ pub enum Claim {
 impl Subscription {
     pub fn new(
         client: Arc<ClientHandle>,
+        account: Arc<Account>,
         subject: Bytes,
         queue: Option<Bytes>,
         sid: Bytes,
     ) -> Self {
         Subscription {
             client,
+            account,
             subject,
             queue,
             sid,

@@ -33,7 +33,7 @@ async fn clients_reconnect_elsewhere_when_a_server_enters_lame_duck_mode() {
         .await
         .expect("connect");
     let mut sub = client.subscribe("ldm.test").await.expect("sub");
-    client.flush().await.expect("flush");
+    common::sync(&client).await;
     assert_eq!(
         client.server_info().port,
         leaving.port,
@@ -69,7 +69,7 @@ async fn clients_reconnect_elsewhere_when_a_server_enters_lame_duck_mode() {
             .publish("ldm.test", Bytes::from_static(b"hi"))
             .await
             .expect("publish");
-        publisher.flush().await.expect("flush");
+        common::sync(&publisher).await;
         if let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(100), sub.next()).await {
             assert_eq!(&m.payload[..], b"hi");
             break;

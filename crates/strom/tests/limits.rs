@@ -91,7 +91,7 @@ async fn slow_consumer_is_cut_off_while_others_keep_receiving() {
     stalled.exchange(&[CONNECT, b"SUB feed 1\r\n"].concat());
     let healthy = async_nats::connect(server.url()).await.expect("connect");
     let mut sub = healthy.subscribe("feed").await.expect("sub");
-    healthy.flush().await.expect("flush");
+    common::sync(&healthy).await;
     let publisher = async_nats::connect(server.url()).await.expect("connect");
     const N: usize = 20_000;
     let payload = Bytes::from(vec![b'x'; 2048]);

@@ -34,14 +34,14 @@ pub(super) struct Msg<'a> {
 impl Conn {
     /// The subscriptions matching `subject`, from this connection's cache when it is current.
     fn lookup(&mut self, subject: &[u8]) -> Arc<SubResult> {
-        let generation = self.server.sublist.generation();
+        let generation = self.account.sublist.generation();
         if generation != self.cache_gen {
             self.cache.clear();
             self.cache_gen = generation;
         } else if let Some(r) = self.cache.get(subject) {
             return r.clone();
         }
-        let result = Arc::new(self.server.sublist.matches(subject));
+        let result = Arc::new(self.account.sublist.matches(subject));
         if self.cache.len() >= CACHE_MAX {
             self.cache.clear();
         }
@@ -118,7 +118,7 @@ impl Conn {
 
     /// Sends the 503 status message to this client's own subscription on the reply subject.
     fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
-        let result = self.server.sublist.matches(reply);
+        let result = self.account.sublist.matches(reply);
         let own = result
             .psubs
             .iter()

@@ -21,6 +21,7 @@ use super::deliver::Msg;
 use super::handle::ClientHandle;
 use super::outbound::Push;
 use super::writer::{self, WriterConfig};
+use crate::account::Account;
 use crate::rng::FastRng;
 use crate::server::Shared;
 use crate::sublist::SubResult;
@@ -34,6 +35,8 @@ const MAX_READ: usize = 64 * 1024;
 pub(crate) struct Conn {
     pub(super) server: Arc<Shared>,
     pub(super) handle: Arc<ClientHandle>,
+    /// The account this client is bound to; set at CONNECT when authentication picks one.
+    pub(super) account: Arc<Account>,
     pub(super) opts: ConnectOptions,
     connected: bool,
     /// Whether the INFO that follows the first PONG after CONNECT has been sent.
@@ -81,6 +84,7 @@ impl Conn {
             max_payload: server.opts.max_payload,
         };
         Conn {
+            account: server.global.clone(),
             server,
             handle,
             opts: ConnectOptions::default(),
@@ -354,12 +358,13 @@ impl Conn {
             if !subs.contains_key(sid) {
                 let sub = Arc::new(Subscription::new(
                     self.handle.clone(),
+                    self.account.clone(),
                     Bytes::copy_from_slice(subject),
                     queue.map(Bytes::copy_from_slice),
                     Bytes::copy_from_slice(sid),
                 ));
                 subs.insert(sub.sid.clone(), sub.clone());
-                self.server.sublist.insert(sub);
+                self.account.sublist.insert(sub);
             }
         }
         self.ok();
@@ -386,7 +391,7 @@ impl Conn {
         for s in &subs {
             s.close();
         }
-        self.server.sublist.remove_all(subs.iter());
+        self.account.sublist.remove_all(subs.iter());
         self.cache.clear();
     }
 }

@@ -309,3 +309,21 @@ impl Raw {
 /// A CONNECT line for raw tests: not verbose, not pedantic, headers and no-responders on.
 pub const CONNECT: &[u8] =
     b"CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"no_responders\":true,\"protocol\":1}\r\n";
+
+/// Waits until the server has processed everything this client sent before the call.
+///
+/// async-nats's `flush()` only empties the client's write buffer; it is not a round trip. A
+/// request nobody answers is: the server's no-responders reply comes after everything before it.
+pub async fn sync(client: &async_nats::Client) {
+    let subject = format!("_SYNC.{}", rand_suffix());
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.request(subject, bytes::Bytes::new()),
+    )
+    .await
+    .expect("sync round trip in time");
+    match reply {
+        Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {}
+        other => panic!("sync expected no responders, got {other:?}"),
+    }
+}
