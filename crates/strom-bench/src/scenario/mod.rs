@@ -1,0 +1,10 @@
+//! One module per scenario. Each connects, runs its load, checks that the server delivered what
+//! it should, and prints a [`crate::report::Report`].
+
+pub mod conns;
+pub mod fanout;
+pub mod publish;
+pub mod pubsub;
+pub mod queue;
+pub mod reqrep;
+pub mod throughput;
