@@ -5,11 +5,14 @@
 //! [`sublist::Sublist`].
 
 pub mod account;
+pub mod auth;
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod identity;
 pub mod log;
 pub mod options;
+pub mod permissions;
 mod rng;
 pub mod server;
 pub mod sublist;

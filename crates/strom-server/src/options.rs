@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::AuthConfig;
+
 /// nats-server's default client port.
 pub const DEFAULT_PORT: u16 = 4222;
 /// nats-server's `MAX_PAYLOAD_SIZE`.
@@ -32,11 +34,10 @@ pub struct Options {
     pub auth_timeout: Duration,
     pub lame_duck_duration: Duration,
     pub lame_duck_grace_period: Duration,
-    /// Single-user authentication (`--user`/`--pass`).
-    pub username: Option<String>,
-    pub password: Option<String>,
-    /// Token authentication (`--auth`).
-    pub auth_token: Option<String>,
+    /// Users, token and `no_auth_user`: who may connect, and as what.
+    pub auth: AuthConfig,
+    /// Configured accounts, besides the global one.
+    pub accounts: Vec<String>,
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
     pub http_port: Option<u16>,
@@ -61,9 +62,8 @@ impl Default for Options {
             auth_timeout: Duration::from_secs(2),
             lame_duck_duration: Duration::from_secs(120),
             lame_duck_grace_period: Duration::from_secs(10),
-            username: None,
-            password: None,
-            auth_token: None,
+            auth: AuthConfig::default(),
+            accounts: Vec::new(),
             jetstream: false,
             store_dir: None,
             http_port: None,
@@ -76,6 +76,6 @@ impl Default for Options {
 impl Options {
     /// Whether clients must authenticate.
     pub fn auth_required(&self) -> bool {
-        self.username.is_some() || self.auth_token.is_some()
+        self.auth.token.is_some() || !self.auth.users.is_empty()
     }
 }

@@ -19,6 +19,7 @@ use strom_proto::wire::{ConnectOptions, ServerInfo};
 use strom_proto::{encode, ErrText};
 
 use crate::account::{Account, GLOBAL_ACCOUNT};
+use crate::auth::{Authenticator, Identity};
 use crate::client::{serve, ClientHandle, CloseReason};
 use crate::error::ServerError;
 use crate::identity::{new_server_id, API_LEVEL, NATS_VERSION};
@@ -38,6 +39,9 @@ pub struct Shared {
     pub opts: Options,
     /// The account clients land in without account configuration.
     pub global: Arc<Account>,
+    /// Configured accounts by name.
+    accounts: FxHashMap<String, Arc<Account>>,
+    authenticator: Authenticator,
     pub server_id: String,
     pub server_name: String,
     port: u16,
@@ -99,21 +103,31 @@ impl Shared {
         self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Checks a client's credentials against the configured single user or token.
-    pub(crate) fn authenticate(&self, c: &ConnectOptions) -> bool {
-        let o = &self.opts;
-        if let Some(token) = &o.auth_token {
-            return c.auth_token.as_deref() == Some(token.as_str());
+    /// Checks a CONNECT; `nonce` is the one this connection's INFO carried.
+    pub(crate) fn authenticate(&self, c: &ConnectOptions, nonce: &str) -> Option<Identity> {
+        self.authenticator.authenticate(c, nonce)
+    }
+
+    /// Whether INFO must carry a nonce for nkey challenges.
+    pub(crate) fn needs_nonce(&self) -> bool {
+        self.authenticator.needs_nonce()
+    }
+
+    /// The account with this name; `None` is the global account.
+    pub fn account(&self, name: Option<&str>) -> Option<Arc<Account>> {
+        match name {
+            None => Some(self.global.clone()),
+            Some(n) => self.accounts.get(n).cloned(),
         }
-        if let Some(user) = &o.username {
-            return c.user.as_deref() == Some(user.as_str())
-                && c.pass.as_deref() == o.password.as_deref().or(Some(""));
-        }
-        true
     }
 
     /// The INFO JSON for one client.
-    pub(crate) fn info_json(&self, client: &ClientHandle, connect_info: bool) -> Vec<u8> {
+    pub(crate) fn info_json(
+        &self,
+        client: &ClientHandle,
+        connect_info: bool,
+        nonce: &str,
+    ) -> Vec<u8> {
         let info = ServerInfo {
             server_id: self.server_id.clone(),
             server_name: self.server_name.clone(),
@@ -128,10 +142,11 @@ impl Shared {
             max_payload: self.opts.max_payload,
             client_id: client.id,
             client_ip: client.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
+            nonce: nonce.to_string(),
             ldm: self.lame_duck.load(Ordering::Relaxed),
             connect_info,
             remote_account: if connect_info {
-                "$G".to_string()
+                client.account_name()
             } else {
                 String::new()
             },
@@ -193,6 +208,12 @@ impl Server {
             .map_err(|source| ServerError::Listen { addr, source })?
             .port();
         let server_id = new_server_id();
+        let accounts = opts
+            .accounts
+            .iter()
+            .map(|n| (n.clone(), Arc::new(Account::new(n.clone()))))
+            .collect();
+        let authenticator = Authenticator::new(&opts.auth);
         let server_name = opts
             .server_name
             .clone()
@@ -200,6 +221,8 @@ impl Server {
         let shared = Arc::new(Shared {
             opts,
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
+            accounts,
+            authenticator,
             server_id,
             server_name,
             port,
@@ -296,7 +319,7 @@ async fn refuse_max_connections(shared: &Shared, mut stream: TcpStream, addr: So
     crate::error!("{addr} - cid:{id} - maximum connections exceeded");
     let handle = ClientHandle::new(id, Some(addr), 0);
     let mut out = bytes::BytesMut::new();
-    encode::write_info(&mut out, &shared.info_json(&handle, false));
+    encode::write_info(&mut out, &shared.info_json(&handle, false, ""));
     out.extend_from_slice(&ErrText::MaxConnections.line());
     let _ = tokio::time::timeout(Duration::from_secs(2), stream.write_all(&out)).await;
     let _ = stream.shutdown().await;
@@ -310,7 +333,7 @@ async fn lame_duck(shared: &Arc<Shared>, rx: &mut watch::Receiver<RunState>) {
     let clients: Vec<Arc<ClientHandle>> = shared.clients.lock().values().cloned().collect();
     for c in clients.iter().filter(|c| c.accepts_async_info()) {
         let mut line = bytes::BytesMut::new();
-        encode::write_info(&mut line, &shared.info_json(c, false));
+        encode::write_info(&mut line, &shared.info_json(c, false, ""));
         c.out.push_proto(&line);
         c.out.wake();
     }

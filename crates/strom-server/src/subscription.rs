@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use crate::account::Account;
 use crate::client::ClientHandle;
+use crate::permissions::Permissions;
 
 /// One `SUB`. Shared between the owning client's subscription map, the sublist, and match
 /// results cached by publishers.
@@ -17,6 +18,9 @@ pub struct Subscription {
     pub subject: Bytes,
     pub queue: Option<Bytes>,
     pub sid: Bytes,
+    /// Set for a wildcard subscription whose owner has subscribe deny rules: messages on denied
+    /// subjects are withheld at delivery, as nats-server does.
+    pub deny_filter: Option<Arc<Permissions>>,
     /// Auto-unsubscribe limit from `UNSUB sid max`; 0 means none.
     max: AtomicU64,
     delivered: AtomicU64,
@@ -48,10 +52,17 @@ impl Subscription {
             subject,
             queue,
             sid,
+            deny_filter: None,
             max: AtomicU64::new(0),
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
+    }
+
+    /// Withholds denied subjects from this (wildcard) subscription.
+    pub fn with_deny_filter(mut self, perms: Option<Arc<Permissions>>) -> Self {
+        self.deny_filter = perms;
+        self
     }
 
     /// Claims one delivery, counting it against the auto-unsubscribe limit.

@@ -1,27 +1,14 @@
-//! Reading `-c FILE` into server options.
-//!
-//! The configuration language itself lives in `strom-conf`; this maps its typed options onto
-//! [`Options`] and collects what is accepted but not served yet.
+//! Reading `-c FILE`: the language is `strom-conf`'s, the mapping onto options is
+//! `strom-server`'s; this only ties the two to the command line.
 
 use anyhow::Result;
-use strom_server::Options;
-
-/// Options read from a configuration file, plus what the binary itself needs.
-#[derive(Debug, Default)]
-pub struct Loaded {
-    pub server: Options,
-    pub debug: bool,
-    pub trace: bool,
-    pub log_file: Option<std::path::PathBuf>,
-    /// Warnings for blocks and fields that are accepted but not served yet.
-    pub not_yet: Vec<String>,
-}
+pub use strom_server::config::FileOptions as Loaded;
 
 /// Reads and maps a configuration file.
 ///
 /// # Errors
-/// The file's parse or validation error, naming file:line:col.
+/// The file's parse or validation errors, each naming file:line:col.
 pub fn load(path: &str) -> Result<Loaded> {
-    let _ = path;
-    anyhow::bail!("configuration files: in progress")
+    let cfg = strom_conf::ServerConfig::from_file(path)?;
+    Ok(strom_server::config::from_config(&cfg)?)
 }

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
+use strom_server::auth::{Secret, User};
 use strom_server::identity::NATS_VERSION;
 use strom_server::{info, warn, Controller, Options, Server};
 
@@ -60,7 +61,7 @@ fn run(f: flags::Parsed) -> Result<()> {
         Some(path) => config::load(path)?,
         None => config::Loaded::default(),
     };
-    apply_flags(&f, &mut opts.server)?;
+    apply_flags(&f, &mut opts.options)?;
     if f.switch("t") {
         match f.value("config") {
             Some(path) => println!("strom: configuration file {path} is valid"),
@@ -84,7 +85,7 @@ fn run(f: flags::Parsed) -> Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(opts.server))
+    runtime.block_on(serve(opts.options, f.value("config")))
 }
 
 /// Command-line flags win over the configuration file, as in nats-server.
@@ -110,14 +111,16 @@ fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
     if let Some(d) = f.value("ports_file_dir") {
         o.ports_file_dir = Some(PathBuf::from(d));
     }
+    // nats-server: --user/--pass and --auth replace the file's authorization.
     if let Some(u) = f.value("user") {
-        o.username = Some(u.to_string());
-    }
-    if let Some(p) = f.value("pass") {
-        o.password = Some(p.to_string());
+        o.auth.users = vec![User {
+            username: Some(u.to_string()),
+            password: f.value("pass").map(Secret::new),
+            ..User::default()
+        }];
     }
     if let Some(t) = f.value("auth") {
-        o.auth_token = Some(t.to_string());
+        o.auth.token = Some(Secret::new(t));
     }
     if f.switch("jetstream") {
         o.jetstream = true;
@@ -128,12 +131,15 @@ fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
     Ok(())
 }
 
-async fn serve(opts: Options) -> Result<()> {
+async fn serve(opts: Options, config: Option<&str>) -> Result<()> {
     info!("Starting strom");
     info!(
         "  Version:  {} (nats-server {NATS_VERSION} compatible)",
         env!("CARGO_PKG_VERSION")
     );
+    if let Some(path) = config {
+        info!("Using configuration file: {path}");
+    }
     let pid_file = opts.pid_file.clone();
     let ports_dir = opts.ports_file_dir.clone();
     let server = Server::bind(opts).await?;

@@ -83,6 +83,11 @@ impl Conn {
         if !self.opts.echo && client.id == self.handle.id {
             return false;
         }
+        if let Some(filter) = &sub.deny_filter {
+            if filter.withholds(&sub.subject, msg.subject) {
+                return false;
+            }
+        }
         let claim = sub.claim();
         if claim == Claim::Skip {
             return false;
@@ -94,6 +99,11 @@ impl Conn {
         });
         if claim == Claim::DeliverLast {
             self.server.remove_subscription(sub);
+        }
+        if let Some(reply) = msg.reply {
+            if let Some(grants) = client.responses.lock().as_mut() {
+                grants.grant(reply, std::time::Instant::now());
+            }
         }
         match push {
             Push::Queued { first } => {

@@ -11,6 +11,7 @@ use rustc_hash::FxHashMap;
 use tokio::sync::Notify;
 
 use super::outbound::Outbound;
+use super::responses::ResponseGrants;
 use crate::subscription::Subscription;
 
 /// A client as seen by publishers, the server registry and the monitoring code.
@@ -31,6 +32,10 @@ pub struct ClientHandle {
     /// Milliseconds since `epoch` of the last bytes read from the client.
     last_in_ms: AtomicU64,
     epoch: Instant,
+    /// The account this client is bound to, for INFO and logs.
+    account: Mutex<String>,
+    /// `allow_responses` of this client's user: replies it may send to requests it received.
+    pub(super) responses: Mutex<Option<ResponseGrants>>,
     /// Tells the reader to stop (the writer closed the connection).
     pub(super) stop_reader: Notify,
 }
@@ -48,6 +53,8 @@ impl ClientHandle {
             rtt_known: AtomicBool::new(false),
             last_in_ms: AtomicU64::new(0),
             epoch: Instant::now(),
+            account: Mutex::new(crate::account::GLOBAL_ACCOUNT.to_string()),
+            responses: Mutex::new(None),
             stop_reader: Notify::new(),
         }
     }
@@ -65,6 +72,15 @@ impl ClientHandle {
 
     pub(super) fn set_headers(&self, on: bool) {
         self.headers.store(on, Ordering::Relaxed);
+    }
+
+    /// The name of the account this client is bound to.
+    pub fn account_name(&self) -> String {
+        self.account.lock().clone()
+    }
+
+    pub(super) fn set_account_name(&self, name: &str) {
+        *self.account.lock() = name.to_string();
     }
 
     /// Whether INFO updates (lame duck mode, cluster changes) may be sent to this client.

@@ -9,6 +9,7 @@ mod deliver;
 mod handle;
 mod outbound;
 mod reader;
+mod responses;
 mod writer;
 
 pub use close::CloseReason;

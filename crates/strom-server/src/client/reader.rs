@@ -12,7 +12,9 @@ use rustc_hash::FxHashMap;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::time::Instant;
 
-use strom_proto::subject::{is_valid_literal_subject, is_valid_queue, is_valid_subject};
+use strom_proto::subject::{
+    has_wildcard, is_valid_literal_subject, is_valid_queue, is_valid_subject,
+};
 use strom_proto::wire::ConnectOptions;
 use strom_proto::{encode, parse, ClientOp, ErrText, Limits, Parsed};
 
@@ -20,8 +22,10 @@ use super::close::CloseReason;
 use super::deliver::Msg;
 use super::handle::ClientHandle;
 use super::outbound::Push;
+use super::responses::ResponseGrants;
 use super::writer::{self, WriterConfig};
 use crate::account::Account;
+use crate::permissions::Permissions;
 use crate::rng::FastRng;
 use crate::server::Shared;
 use crate::sublist::SubResult;
@@ -38,7 +42,15 @@ pub(crate) struct Conn {
     /// The account this client is bound to; set at CONNECT when authentication picks one.
     pub(super) account: Arc<Account>,
     pub(super) opts: ConnectOptions,
+    /// The user's permissions, once authenticated with some.
+    pub(super) perms: Option<Arc<Permissions>>,
+    /// Publish permission verdicts by subject.
+    pub_verdicts: FxHashMap<Box<[u8]>, bool>,
+    /// The nonce sent in INFO, for nkey challenges; empty when not needed.
+    nonce: String,
     connected: bool,
+    /// `user:name` etc., for logs.
+    label: String,
     /// Whether the INFO that follows the first PONG after CONNECT has been sent.
     sent_connect_info: bool,
     limits: Limits,
@@ -60,6 +72,9 @@ where
     crate::debug!("{} - Client connection created", handle.log_prefix());
     let (rd, wr) = tokio::io::split(stream);
     let mut conn = Conn::new(server.clone(), handle.clone());
+    if server.needs_nonce() {
+        conn.nonce = crate::auth::new_nonce();
+    }
     conn.send_info(false);
     let cfg = WriterConfig {
         ping_interval: server.opts.ping_interval,
@@ -88,7 +103,11 @@ impl Conn {
             server,
             handle,
             opts: ConnectOptions::default(),
+            perms: None,
+            pub_verdicts: FxHashMap::default(),
+            nonce: String::new(),
             connected: false,
+            label: String::new(),
             sent_connect_info: false,
             limits,
             cache: FxHashMap::default(),
@@ -101,7 +120,9 @@ impl Conn {
     }
 
     fn send_info(&mut self, connect_info: bool) {
-        let json = self.server.info_json(&self.handle, connect_info);
+        let json = self
+            .server
+            .info_json(&self.handle, connect_info, &self.nonce);
         let mut line = BytesMut::with_capacity(json.len() + 8);
         encode::write_info(&mut line, &json);
         self.proto(&line);
@@ -302,8 +323,23 @@ impl Conn {
                 return false;
             }
         };
-        if !self.connected && !self.server.authenticate(&opts) {
-            return self.auth_violation();
+        if !self.connected {
+            let identity = self.server.authenticate(&opts, &self.nonce);
+            let Some(identity) = identity else {
+                return self.auth_violation();
+            };
+            let Some(account) = self.server.account(identity.account.as_deref()) else {
+                return self.auth_violation();
+            };
+            self.handle.set_account_name(&account.name);
+            self.account = account;
+            if let Some(p) = &identity.permissions {
+                if let Some(limits) = p.responses {
+                    *self.handle.responses.lock() = Some(ResponseGrants::new(limits));
+                }
+            }
+            self.perms = identity.permissions;
+            self.label = identity.label;
         }
         if opts.no_responders && !opts.headers {
             self.send_err(ErrText::NoRespondersRequiresHeaders);
@@ -329,6 +365,21 @@ impl Conn {
             self.handle.out.close(CloseReason::ProtocolViolation);
             return false;
         }
+        if self.perms.is_some() && !self.may_publish(subject) {
+            let text = format!(
+                "Permissions Violation for Publish to \"{}\"",
+                String::from_utf8_lossy(subject)
+            );
+            crate::error!(
+                "{} - \"{}/{}\" - Publish Violation - Subject \"{}\"",
+                self.handle.log_prefix(),
+                self.account.name,
+                self.label,
+                String::from_utf8_lossy(subject)
+            );
+            self.proto(&err_line(&text));
+            return true;
+        }
         self.in_msgs += 1;
         self.in_bytes += (payload.len() + headers.map_or(0, <[u8]>::len)) as u64;
         // nats-server checks the subject and acknowledges a verbose client when it reads the
@@ -352,17 +403,46 @@ impl Conn {
             self.send_err(ErrText::InvalidSubject);
             return;
         }
+        if let Some(perms) = &self.perms {
+            if !perms.can_subscribe(subject, queue) {
+                let subj = String::from_utf8_lossy(subject);
+                let text = match queue {
+                    Some(q) => format!(
+                        "Permissions Violation for Subscription to \"{subj}\" using queue \"{}\"",
+                        String::from_utf8_lossy(q)
+                    ),
+                    None => format!("Permissions Violation for Subscription to \"{subj}\""),
+                };
+                crate::error!(
+                    "{} - \"{}/{}\" - Subscription Violation - Subject \"{subj}\", SID {}",
+                    self.handle.log_prefix(),
+                    self.account.name,
+                    self.label,
+                    String::from_utf8_lossy(sid)
+                );
+                self.proto(&err_line(&text));
+                return;
+            }
+        }
+        let deny_filter = self
+            .perms
+            .as_ref()
+            .filter(|p| has_wildcard(subject) && p.subscribe.as_ref().is_some_and(|r| r.has_deny()))
+            .cloned();
         {
             let mut subs = self.handle.subs.lock();
             // nats-server keeps the first subscription when a sid is reused.
             if !subs.contains_key(sid) {
-                let sub = Arc::new(Subscription::new(
-                    self.handle.clone(),
-                    self.account.clone(),
-                    Bytes::copy_from_slice(subject),
-                    queue.map(Bytes::copy_from_slice),
-                    Bytes::copy_from_slice(sid),
-                ));
+                let sub = Arc::new(
+                    Subscription::new(
+                        self.handle.clone(),
+                        self.account.clone(),
+                        Bytes::copy_from_slice(subject),
+                        queue.map(Bytes::copy_from_slice),
+                        Bytes::copy_from_slice(sid),
+                    )
+                    .with_deny_filter(deny_filter),
+                );
                 subs.insert(sub.sid.clone(), sub.clone());
                 self.account.sublist.insert(sub);
             }
@@ -384,6 +464,32 @@ impl Conn {
         self.ok();
     }
 
+    /// Whether this client may publish to `subject`: its rules (cached per subject), or a reply
+    /// it was granted by `allow_responses`.
+    fn may_publish(&mut self, subject: &[u8]) -> bool {
+        let Some(perms) = &self.perms else {
+            return true;
+        };
+        let allowed = match self.pub_verdicts.get(subject) {
+            Some(v) => *v,
+            None => {
+                let v = perms.can_publish(subject);
+                if self.pub_verdicts.len() >= 1024 {
+                    self.pub_verdicts.clear();
+                }
+                self.pub_verdicts.insert(subject.into(), v);
+                v
+            }
+        };
+        allowed
+            || self
+                .handle
+                .responses
+                .lock()
+                .as_mut()
+                .is_some_and(|g| g.take(subject, std::time::Instant::now()))
+    }
+
     /// Drops every subscription of this client.
     fn cleanup(&mut self) {
         let subs: Vec<Arc<Subscription>> =
@@ -394,6 +500,11 @@ impl Conn {
         self.account.sublist.remove_all(subs.iter());
         self.cache.clear();
     }
+}
+
+/// `-ERR '<text>'\r\n` for texts built at run time.
+fn err_line(text: &str) -> Vec<u8> {
+    format!("-ERR '{text}'\r\n").into_bytes()
 }
 
 /// A control line for the trace log, with CONNECT's secrets replaced as nats-server does.

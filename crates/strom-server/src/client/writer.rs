@@ -16,8 +16,11 @@ use super::close::CloseReason;
 use super::handle::ClientHandle;
 use strom_proto::{encode, ErrText};
 
-/// Keep at most this much buffer capacity around between bursts.
+/// Buffer capacity always kept between writes.
 const KEEP_CAPACITY: usize = 64 * 1024;
+/// A larger buffer is kept only while writes still fill a good part of it, so a busy receiver
+/// reuses its buffers (no page faults, no regrowth) and an idle one gives the memory back.
+const KEEP_FRACTION: usize = 4;
 
 pub(super) struct WriterConfig {
     pub ping_interval: Duration,
@@ -33,6 +36,7 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(
 ) -> CloseReason {
     let mut spare = BytesMut::new();
     let mut next_ping = Instant::now() + cfg.ping_interval;
+    let mut last_write = 0;
     let reason = loop {
         let close = {
             let mut st = client.out.state.lock();
@@ -50,8 +54,9 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(
         if !spare.is_empty() {
             let written = timeout(cfg.write_deadline, socket.write_all(&spare)).await;
             let n = spare.len();
+            last_write = n;
             spare.clear();
-            if spare.capacity() > KEEP_CAPACITY {
+            if spare.capacity() > KEEP_CAPACITY && spare.capacity() > n * KEEP_FRACTION {
                 spare = BytesMut::new();
             }
             client.out.state.lock().in_flight = 0;
@@ -72,10 +77,15 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(
         if let Some(reason) = close {
             break reason;
         }
+        // Going idle: give back what a burst grew beyond what recent writes need.
+        trim(&client, &mut spare, last_write * KEEP_FRACTION);
         tokio::select! {
             _ = client.out.wake.notified() => {}
             _ = sleep_until(next_ping) => {
                 next_ping = Instant::now() + cfg.ping_interval;
+                // Quiet for a whole ping interval: keep only the small buffers.
+                trim(&client, &mut spare, 0);
+                last_write = 0;
                 ping_tick(&client, &cfg);
             }
         }
@@ -84,6 +94,18 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(
     let _ = socket.shutdown().await;
     client.stop_reader.notify_one();
     reason
+}
+
+/// Drops buffers whose capacity is above both [`KEEP_CAPACITY`] and `keep`.
+fn trim(client: &ClientHandle, spare: &mut BytesMut, keep: usize) {
+    let limit = keep.max(KEEP_CAPACITY);
+    if spare.capacity() > limit {
+        *spare = BytesMut::new();
+    }
+    let mut st = client.out.state.lock();
+    if st.buf.is_empty() && st.buf.capacity() > limit {
+        st.buf = BytesMut::new();
+    }
 }
 
 /// One tick of the ping timer, as nats-server's `processPingTimer`.

@@ -1,0 +1,370 @@
+//! From a parsed configuration file ([`strom_conf::ServerConfig`]) to [`Options`].
+//!
+//! The language and field types are checked by `strom-conf`; this maps the values onto what the
+//! server runs with — users, permissions, accounts — and lists what is accepted but not served
+//! yet, so the operator hears about it at start-up instead of finding out later.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use strom_conf::{Map, Position, ServerConfig, Value, ValueKind};
+use thiserror::Error;
+
+use crate::auth::{Secret, User};
+use crate::options::Options;
+use crate::permissions::{Pattern, Permissions, ResponsePermission, Rule};
+
+/// A value that parses but cannot be used, with where it is.
+#[derive(Debug, Error)]
+#[error("{at}: {message}")]
+pub struct ConfigError {
+    pub at: Position,
+    pub message: String,
+}
+
+fn err(at: &Position, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        at: at.clone(),
+        message: message.into(),
+    }
+}
+
+/// Options from a file, and what the binary needs besides.
+#[derive(Debug, Default)]
+pub struct FileOptions {
+    pub options: Options,
+    pub debug: bool,
+    pub trace: bool,
+    pub log_file: Option<PathBuf>,
+    /// One line per accepted-but-not-served feature.
+    pub not_yet: Vec<String>,
+}
+
+/// Maps a configuration onto options, starting from nats-server's defaults.
+///
+/// # Errors
+/// A [`ConfigError`] naming file:line:col for values the server cannot use.
+pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
+    let mut out = FileOptions::default();
+    let o = &mut out.options;
+    if let Some(l) = &cfg.listen {
+        if let Some(h) = l.host.as_deref().filter(|h| !h.is_empty()) {
+            o.host = h.to_string();
+        }
+        o.port = port(l.port);
+    }
+    if let Some(h) = &cfg.host {
+        o.host = h.clone();
+    }
+    if let Some(p) = cfg.port {
+        o.port = port(p);
+    }
+    o.server_name = cfg.server_name.clone();
+    if let Some(v) = cfg.max_payload {
+        o.max_payload = v as usize;
+    }
+    if let Some(v) = cfg.max_control_line {
+        o.max_control_line = v as usize;
+    }
+    if let Some(v) = cfg.max_connections {
+        o.max_connections = usize::try_from(v).unwrap_or(0);
+    }
+    if let Some(v) = cfg.max_pending {
+        o.max_pending = v as usize;
+    }
+    if let Some(v) = cfg.ping_interval {
+        o.ping_interval = v;
+    }
+    if let Some(v) = cfg.ping_max {
+        o.ping_max = u32::try_from(v).unwrap_or(0);
+    }
+    if let Some(v) = cfg.write_deadline {
+        o.write_deadline = v;
+    }
+    if let Some(v) = cfg.lame_duck_duration {
+        o.lame_duck_duration = v;
+    }
+    if let Some(v) = cfg.lame_duck_grace_period {
+        o.lame_duck_grace_period = v;
+    }
+    o.pid_file = cfg.pid_file.as_ref().map(PathBuf::from);
+    o.ports_file_dir = cfg.ports_file_dir.as_ref().map(PathBuf::from);
+    if let Some(js) = &cfg.jetstream {
+        o.jetstream = js.enabled;
+        o.store_dir = js.store_dir.as_ref().map(PathBuf::from);
+        if js.enabled {
+            out.not_yet
+                .push("JetStream is configured but not yet served by Strom (issue #5)".into());
+        }
+    }
+    out.debug = cfg.debug.unwrap_or(false);
+    out.trace = cfg.trace.unwrap_or(false);
+    out.log_file = cfg.logfile.as_ref().map(PathBuf::from);
+    map_auth(cfg, &mut out)?;
+    for (name, block) in [
+        ("cluster", &cfg.cluster),
+        ("leafnodes", &cfg.leafnodes),
+        ("gateway", &cfg.gateway),
+        ("websocket", &cfg.websocket),
+        ("mqtt", &cfg.mqtt),
+        ("tls", &cfg.tls),
+    ] {
+        if let Some(v) = block {
+            out.not_yet.push(format!(
+                "{}: the {name} block is accepted but not yet served by Strom",
+                v.at
+            ));
+        }
+    }
+    if cfg.http.is_some()
+        || cfg.http_port.is_some()
+        || cfg.https.is_some()
+        || cfg.https_port.is_some()
+    {
+        out.not_yet
+            .push("HTTP monitoring is configured but not yet served by Strom (issue #8)".into());
+    }
+    if cfg.log_size_limit.is_some() {
+        out.not_yet.push(
+            "log_size_limit is accepted but log rotation is not yet served (issue #8)".into(),
+        );
+    }
+    if cfg.system_account.is_some() {
+        out.not_yet.push(
+            "system_account is accepted but system account services are not yet served (issue #4)"
+                .into(),
+        );
+    }
+    for w in &cfg.warnings {
+        out.not_yet.push(w.to_string());
+    }
+    Ok(out)
+}
+
+/// nats-server: -1 asks for a random port, as does 0 here.
+fn port(p: i32) -> u16 {
+    u16::try_from(p).unwrap_or(0)
+}
+
+fn map_auth(cfg: &ServerConfig, out: &mut FileOptions) -> Result<(), ConfigError> {
+    let auth = &mut out.options.auth;
+    let mut default_perms = None;
+    if let Some(a) = &cfg.authorization {
+        if let Some(t) = &a.timeout {
+            out.options.auth_timeout = *t;
+        }
+        if let Some(p) = &a.default_permissions {
+            default_perms = Some(Arc::new(permissions(p)?));
+        }
+        if let Some(token) = &a.token {
+            auth.token = Some(Secret::new(token));
+        }
+        if let Some(user) = &a.user {
+            auth.users.push(User {
+                username: Some(user.clone()),
+                password: a.password.as_deref().map(Secret::new),
+                ..User::default()
+            });
+        }
+        for u in a.users.iter().flatten() {
+            let perms = match &u.permissions {
+                Some(p) => Some(Arc::new(permissions(p)?)),
+                None => default_perms.clone(),
+            };
+            auth.users.push(User {
+                username: u.user.clone(),
+                password: u.password.as_deref().map(Secret::new),
+                nkey: u.nkey.clone(),
+                account: None,
+                permissions: perms,
+            });
+        }
+    }
+    if let Some(accounts) = &cfg.accounts {
+        map_accounts(accounts, default_perms, out)?;
+    }
+    let auth = &mut out.options.auth;
+    auth.no_auth_user = cfg.no_auth_user.clone();
+    if let Some(n) = &auth.no_auth_user {
+        if !auth.users.iter().any(|u| u.username.as_deref() == Some(n)) {
+            let at = cfg
+                .authorization
+                .as_ref()
+                .map(|a| a.at.clone())
+                .unwrap_or_else(|| Position::new("configuration".into(), 0, 0));
+            return Err(err(&at, format!("no_auth_user: \"{n}\" not present as user or nkey in authorization block or account configuration")));
+        }
+    }
+    Ok(())
+}
+
+fn map_accounts(
+    accounts: &Value,
+    default_perms: Option<Arc<Permissions>>,
+    out: &mut FileOptions,
+) -> Result<(), ConfigError> {
+    let map = accounts.as_map().ok_or_else(|| {
+        err(
+            &accounts.at,
+            "accounts must be a map of account names to blocks",
+        )
+    })?;
+    for entry in map.iter() {
+        let name = entry.key.clone();
+        out.options.accounts.push(name.clone());
+        let Some(block) = entry.value.as_map() else {
+            continue;
+        };
+        for e in block.iter() {
+            match e.key.as_str() {
+                "users" => {
+                    let users = e.value.as_array().ok_or_else(|| err(&e.value.at, "users must be an array"))?;
+                    for u in users {
+                        out.options.auth.users.push(account_user(u, &name, default_perms.clone())?);
+                    }
+                }
+                "jetstream" => {}
+                other => out.not_yet.push(format!(
+                    "{}: account {name}: \"{other}\" is accepted but not yet served by Strom (issue #4)",
+                    e.key_at
+                )),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn account_user(
+    v: &Value,
+    account: &str,
+    default_perms: Option<Arc<Permissions>>,
+) -> Result<User, ConfigError> {
+    let m = v
+        .as_map()
+        .ok_or_else(|| err(&v.at, "a user must be a map"))?;
+    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    let perms = match m.get("permissions") {
+        Some(p) => Some(Arc::new(permissions(p)?)),
+        None => default_perms,
+    };
+    Ok(User {
+        username: text("user").or_else(|| text("username")),
+        password: text("password")
+            .or_else(|| text("pass"))
+            .as_deref()
+            .map(Secret::new),
+        nkey: text("nkey"),
+        account: Some(account.to_string()),
+        permissions: perms,
+    })
+}
+
+/// Reads a `permissions { publish, subscribe, allow_responses }` block.
+fn permissions(v: &Value) -> Result<Permissions, ConfigError> {
+    let m = v
+        .as_map()
+        .ok_or_else(|| err(&v.at, "permissions must be a map"))?;
+    let mut p = Permissions::default();
+    for e in m.iter() {
+        match e.key.to_ascii_lowercase().as_str() {
+            "publish" | "pub" => p.publish = Some(rule(&e.value)?),
+            "subscribe" | "sub" => p.subscribe = Some(rule(&e.value)?),
+            "allow_responses" | "allow_resp" => p.responses = responses(&e.value)?,
+            other => return Err(err(&e.key_at, format!("unknown field \"{other}\" in permissions (expected publish, subscribe or allow_responses)"))),
+        }
+    }
+    Ok(p)
+}
+
+/// A rule: a subject, a list of subjects (the allow list), or `{ allow, deny }`.
+fn rule(v: &Value) -> Result<Rule, ConfigError> {
+    match &v.kind {
+        ValueKind::String(_) | ValueKind::Array(_) => Ok(Rule {
+            allow: Some(patterns(v)?),
+            deny: Vec::new(),
+        }),
+        ValueKind::Map(m) => rule_map(m),
+        _ => Err(err(
+            &v.at,
+            format!(
+                "expected a subject, a list of subjects or {{allow, deny}}, got {}",
+                v.describe()
+            ),
+        )),
+    }
+}
+
+fn rule_map(m: &Map) -> Result<Rule, ConfigError> {
+    let mut r = Rule::default();
+    for e in m.iter() {
+        match e.key.to_ascii_lowercase().as_str() {
+            "allow" => r.allow = Some(patterns(&e.value)?),
+            "deny" => r.deny = patterns(&e.value)?,
+            other => {
+                return Err(err(
+                    &e.key_at,
+                    format!("unknown field \"{other}\" in a permission (expected allow or deny)"),
+                ))
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn patterns(v: &Value) -> Result<Vec<Pattern>, ConfigError> {
+    match &v.kind {
+        ValueKind::String(s) => Ok(vec![Pattern::parse(s)]),
+        ValueKind::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(Pattern::parse)
+                    .ok_or_else(|| err(&i.at, format!("expected a subject, got {}", i.describe())))
+            })
+            .collect(),
+        _ => Err(err(
+            &v.at,
+            format!(
+                "expected a subject or a list of subjects, got {}",
+                v.describe()
+            ),
+        )),
+    }
+}
+
+fn responses(v: &Value) -> Result<Option<ResponsePermission>, ConfigError> {
+    match &v.kind {
+        ValueKind::Bool(b) => Ok(b.then(ResponsePermission::default)),
+        ValueKind::Map(m) => {
+            let mut r = ResponsePermission::default();
+            for e in m.iter() {
+                match e.key.to_ascii_lowercase().as_str() {
+                    "max" => {
+                        r.max = e
+                            .value
+                            .as_i64()
+                            .and_then(|n| u32::try_from(n).ok())
+                            .ok_or_else(|| err(&e.value.at, "max must be a positive integer"))?;
+                    }
+                    "expires" | "ttl" => {
+                        r.expires = match &e.value.kind {
+                            ValueKind::String(s) => strom_conf::parse_duration(s).map_err(|m| err(&e.value.at, m))?,
+                            ValueKind::Integer(n) => Duration::from_secs(u64::try_from(*n).unwrap_or(0)),
+                            _ => return Err(err(&e.value.at, "expires must be a duration such as \"1m\"")),
+                        };
+                    }
+                    other => return Err(err(&e.key_at, format!("unknown field \"{other}\" in allow_responses (expected max or expires)"))),
+                }
+            }
+            Ok(Some(r))
+        }
+        _ => Err(err(
+            &v.at,
+            format!(
+                "allow_responses must be true/false or {{max, expires}}, got {}",
+                v.describe()
+            ),
+        )),
+    }
+}
