@@ -44,9 +44,27 @@ pub fn write_msg(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) {
-    let hdr_len = headers.map_or(0, <[u8]>::len);
-    let total = hdr_len + payload.len();
+    let total = headers.map_or(0, <[u8]>::len) + payload.len();
     out.reserve(msg_len_bound(subject, sid, reply, total));
+    write_msg_head(out, subject, sid, reply, headers, payload.len());
+    out.put_slice(payload);
+    out.put_slice(CRLF);
+}
+
+/// Appends the part of a frame before the payload: the control line and, for `HMSG`, the
+/// header block. The caller sends `payload_len` payload bytes and a CRLF after it.
+#[inline]
+pub fn write_msg_head(
+    out: &mut BytesMut,
+    subject: &[u8],
+    sid: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&[u8]>,
+    payload_len: usize,
+) {
+    let hdr_len = headers.map_or(0, <[u8]>::len);
+    let total = hdr_len + payload_len;
+    out.reserve(msg_len_bound(subject, sid, reply, hdr_len));
     let mut num = [0u8; 20];
     if headers.is_some() {
         out.put_slice(b"HMSG ");
@@ -71,8 +89,6 @@ pub fn write_msg(
         out.put_slice(fmt_usize(total, &mut num));
         out.put_slice(CRLF);
     }
-    out.put_slice(payload);
-    out.put_slice(CRLF);
 }
 
 /// Appends `-ERR '<text>'\r\n`.

@@ -12,7 +12,7 @@ use strom_server::subscription::Subscription;
 
 fn filled(n: usize) -> Sublist {
     let sl = Sublist::new();
-    let client = Arc::new(ClientHandle::new(1, None, usize::MAX));
+    let client = Arc::new(ClientHandle::new(1, None, usize::MAX, None));
     let account = Arc::new(Account::new("bench"));
     for i in 0..n {
         let subject = format!("tenant{}.orders.{}.created", i % 100, i);

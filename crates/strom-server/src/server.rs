@@ -317,7 +317,7 @@ fn accept(shared: &Arc<Shared>, stream: TcpStream, addr: SocketAddr) {
 /// nats-server sends its INFO, then the error, then closes.
 async fn refuse_max_connections(shared: &Shared, mut stream: TcpStream, addr: SocketAddr, id: u64) {
     crate::error!("{addr} - cid:{id} - maximum connections exceeded");
-    let handle = ClientHandle::new(id, Some(addr), 0);
+    let handle = ClientHandle::new(id, Some(addr), 0, None);
     let mut out = bytes::BytesMut::new();
     encode::write_info(&mut out, &shared.info_json(&handle, false, ""));
     out.extend_from_slice(&ErrText::MaxConnections.line());

@@ -255,3 +255,54 @@ async fn echo_off_skips_own_messages() {
     assert_eq!(&next(&mut own).await.payload[..], b"from-other");
     nothing_more(&quiet, &mut own).await;
 }
+
+#[tokio::test]
+async fn large_payloads_fan_out_intact() {
+    let server = ServerProcess::strom(&[]);
+    let mut subs = Vec::new();
+    for _ in 0..4 {
+        let c = async_nats::connect(server.url()).await.expect("connect");
+        let s = c.subscribe("big.>").await.expect("sub");
+        common::sync(&c).await;
+        subs.push((c, s));
+    }
+    let publisher = async_nats::connect(server.url()).await.expect("connect");
+    let bodies: Vec<Bytes> = (0..20u8)
+        .map(|i| {
+            Bytes::from(
+                (0..100_000u32)
+                    .map(|j| (j as u8).wrapping_mul(i + 1))
+                    .collect::<Vec<u8>>(),
+            )
+        })
+        .collect();
+    for (i, body) in bodies.iter().enumerate() {
+        if i % 2 == 0 {
+            let mut h = async_nats::HeaderMap::new();
+            h.insert("X-Index", i.to_string().as_str());
+            publisher
+                .publish_with_headers(format!("big.{i}"), h, body.clone())
+                .await
+                .expect("publish");
+        } else {
+            publisher
+                .publish(format!("big.{i}"), body.clone())
+                .await
+                .expect("publish");
+        }
+    }
+    for (_, sub) in subs.iter_mut() {
+        for (i, body) in bodies.iter().enumerate() {
+            let m = next(sub).await;
+            assert_eq!(m.subject.as_str(), format!("big.{i}"));
+            assert_eq!(&m.payload, body, "payload {i} intact");
+            if i % 2 == 0 {
+                let h = m.headers.expect("headers");
+                assert_eq!(
+                    h.get("X-Index").map(|v| v.as_str()),
+                    Some(i.to_string().as_str())
+                );
+            }
+        }
+    }
+}

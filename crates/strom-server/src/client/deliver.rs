@@ -3,13 +3,21 @@
 
 use std::sync::Arc;
 
-use strom_proto::encode::write_msg;
+use bytes::Bytes;
+use strom_proto::encode::{write_msg, write_msg_head};
 
 use super::handle::ClientHandle;
 use super::outbound::Push;
 use super::reader::Conn;
 use crate::sublist::SubResult;
 use crate::subscription::{Claim, Subscription};
+
+/// Queues larger than this are left to the receiver's writer rather than written by a publisher.
+const INLINE_FLUSH_MAX: usize = 256 * 1024;
+
+/// Payloads at least this large, going to more than one receiver, are copied once and shared
+/// instead of copied into every receiver's queue.
+const SHARE_PAYLOAD_MIN: usize = 1024;
 
 /// Most subject match results a connection caches.
 const CACHE_MAX: usize = 1024;
@@ -25,6 +33,9 @@ fn no_responders_header(subject: &[u8]) -> Vec<u8> {
 
 /// A message being routed.
 pub(super) struct Msg<'a> {
+    /// The payload copied once into a shared buffer, when it is large and goes to several
+    /// receivers; `None` means every receiver gets its own copy.
+    pub shared: Option<Bytes>,
     pub subject: &'a [u8],
     pub reply: Option<&'a [u8]>,
     pub headers: Option<&'a [u8]>,
@@ -50,8 +61,12 @@ impl Conn {
     }
 
     /// Routes one message; returns whether anyone received it.
-    pub(super) fn route(&mut self, msg: &Msg<'_>) -> bool {
+    pub(super) fn route(&mut self, msg: &mut Msg<'_>) -> bool {
         let result = self.lookup(msg.subject);
+        if msg.payload.len() >= SHARE_PAYLOAD_MIN && result.psubs.len() + result.qsubs.len() > 1 {
+            msg.shared = Some(Bytes::copy_from_slice(msg.payload));
+        }
+        let msg = &*msg;
         let mut delivered = false;
         for sub in &result.psubs {
             delivered |= self.deliver(sub, msg);
@@ -94,9 +109,16 @@ impl Conn {
         }
         let headers = if client.headers() { msg.headers } else { None };
         let payload_len = msg.payload.len() + headers.map_or(0, <[u8]>::len);
-        let push = client.out.push_msg(payload_len, |buf| {
-            write_msg(buf, msg.subject, &sub.sid, msg.reply, headers, msg.payload)
-        });
+        let push = match &msg.shared {
+            Some(shared) => client.out.push_shared(
+                payload_len,
+                |buf| write_msg_head(buf, msg.subject, &sub.sid, msg.reply, headers, shared.len()),
+                shared,
+            ),
+            None => client.out.push_msg(payload_len, |buf| {
+                write_msg(buf, msg.subject, &sub.sid, msg.reply, headers, msg.payload)
+            }),
+        };
         if claim == Claim::DeliverLast {
             self.server.remove_subscription(sub);
         }
@@ -154,10 +176,17 @@ impl Conn {
         self.pending_flush.push(client.clone());
     }
 
-    /// Wakes every writer that got frames during this read.
+    /// Hands the frames queued during this read to the kernel, writing directly to each
+    /// receiver's socket when its writer is idle, and waking the writer otherwise.
     pub(super) fn flush_pending(&mut self) {
         for c in self.pending_flush.drain(..) {
-            c.out.wake();
+            let done = c
+                .socket
+                .as_ref()
+                .is_some_and(|s| c.out.flush_inline(s, INLINE_FLUSH_MAX));
+            if !done {
+                c.out.wake();
+            }
         }
     }
 }

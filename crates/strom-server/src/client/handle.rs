@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use super::outbound::Outbound;
 use super::responses::ResponseGrants;
+use super::socket::Socket;
 use crate::subscription::Subscription;
 
 /// A client as seen by publishers, the server registry and the monitoring code.
@@ -19,6 +20,8 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: Option<SocketAddr>,
     pub out: Outbound,
+    /// The socket, for publishers that write to it directly; `None` for handles without one.
+    pub socket: Option<Arc<Socket>>,
     /// Subscriptions by sid. Only SUB, UNSUB, auto-unsubscribe and close touch it.
     pub subs: Mutex<FxHashMap<Bytes, Arc<Subscription>>>,
     /// Whether this client negotiated headers: publishers strip headers for it otherwise.
@@ -41,11 +44,17 @@ pub struct ClientHandle {
 }
 
 impl ClientHandle {
-    pub fn new(id: u64, addr: Option<SocketAddr>, max_pending: usize) -> Self {
+    pub fn new(
+        id: u64,
+        addr: Option<SocketAddr>,
+        max_pending: usize,
+        socket: Option<Arc<Socket>>,
+    ) -> Self {
         ClientHandle {
             id,
             addr,
             out: Outbound::new(max_pending),
+            socket,
             subs: Mutex::new(FxHashMap::default()),
             headers: AtomicBool::new(false),
             async_info: AtomicBool::new(false),
@@ -62,7 +71,7 @@ impl ClientHandle {
     /// A handle not attached to any socket, for unit tests of routing.
     #[cfg(test)]
     pub fn new_for_test(id: u64) -> Self {
-        Self::new(id, None, usize::MAX)
+        Self::new(id, None, usize::MAX, None)
     }
 
     #[inline]

@@ -10,9 +10,11 @@ mod handle;
 mod outbound;
 mod reader;
 mod responses;
+mod socket;
 mod writer;
 
 pub use close::CloseReason;
 pub use handle::ClientHandle;
 pub use outbound::{Outbound, Push};
 pub(crate) use reader::serve;
+pub use socket::Socket;

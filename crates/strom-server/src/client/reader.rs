@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use bytes::{Buf, Bytes, BytesMut};
 use rustc_hash::FxHashMap;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use strom_proto::subject::{
@@ -23,6 +23,7 @@ use super::deliver::Msg;
 use super::handle::ClientHandle;
 use super::outbound::Push;
 use super::responses::ResponseGrants;
+use super::socket::Socket;
 use super::writer::{self, WriterConfig};
 use crate::account::Account;
 use crate::permissions::Permissions;
@@ -63,14 +64,21 @@ pub(crate) struct Conn {
 }
 
 /// Serves one accepted connection until it closes, then removes every trace of it.
-pub(crate) async fn serve<S>(server: Arc<Shared>, stream: S, addr: Option<SocketAddr>, id: u64)
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
-    let handle = Arc::new(ClientHandle::new(id, addr, server.opts.max_pending));
+pub(crate) async fn serve(
+    server: Arc<Shared>,
+    stream: TcpStream,
+    addr: Option<SocketAddr>,
+    id: u64,
+) {
+    let socket = Arc::new(Socket::new(stream));
+    let handle = Arc::new(ClientHandle::new(
+        id,
+        addr,
+        server.opts.max_pending,
+        Some(socket.clone()),
+    ));
     server.register(handle.clone());
     crate::debug!("{} - Client connection created", handle.log_prefix());
-    let (rd, wr) = tokio::io::split(stream);
     let mut conn = Conn::new(server.clone(), handle.clone());
     if server.needs_nonce() {
         conn.nonce = crate::auth::new_nonce();
@@ -81,8 +89,8 @@ where
         ping_max: server.opts.ping_max,
         write_deadline: server.opts.write_deadline,
     };
-    let reader = conn.run(rd);
-    let writer = writer::run(handle.clone(), wr, cfg);
+    let reader = conn.run(socket.clone());
+    let writer = writer::run(handle.clone(), socket, cfg);
     let (_, reason) = tokio::join!(reader, writer);
     server.unregister(&handle);
     crate::debug!(
@@ -153,7 +161,7 @@ impl Conn {
         }
     }
 
-    async fn run<R: AsyncRead + Unpin>(mut self, mut rd: R) {
+    async fn run(mut self, socket: Arc<Socket>) {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
         let auth_deadline = Instant::now() + self.server.opts.auth_timeout;
@@ -163,7 +171,7 @@ impl Conn {
                 buf.reserve(read_size);
             }
             let read = tokio::select! {
-                r = rd.read_buf(&mut buf) => r,
+                r = socket.read_buf(&mut buf) => r,
                 _ = self.handle.stop_reader.notified() => break,
                 _ = tokio::time::sleep_until(auth_deadline), if needs_auth && !self.connected => {
                     crate::error!("{} - authentication timeout", self.handle.log_prefix());
@@ -389,7 +397,8 @@ impl Conn {
             self.send_err(ErrText::InvalidPublishSubject);
         }
         self.ok();
-        self.route(&Msg {
+        self.route(&mut Msg {
+            shared: None,
             subject,
             reply,
             headers,

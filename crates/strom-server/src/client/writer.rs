@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
 use tokio::time::{sleep_until, timeout, Instant};
 
 use super::close::CloseReason;
 use super::handle::ClientHandle;
+use super::socket::Socket;
 use strom_proto::{encode, ErrText};
 
 /// Buffer capacity always kept between writes.
@@ -29,20 +29,23 @@ pub(super) struct WriterConfig {
 }
 
 /// Runs until the connection closes; returns why it closed.
-pub(super) async fn run<W: AsyncWrite + Unpin>(
+pub(super) async fn run(
     client: Arc<ClientHandle>,
-    mut socket: W,
+    socket: Arc<Socket>,
     cfg: WriterConfig,
 ) -> CloseReason {
     let mut spare = BytesMut::new();
+    let mut spare_inserts: Vec<(usize, Bytes)> = Vec::new();
     let mut next_ping = Instant::now() + cfg.ping_interval;
     let mut last_write = 0;
     let reason = loop {
         let close = {
             let mut st = client.out.state.lock();
-            if !st.buf.is_empty() {
+            if !st.buf.is_empty() || !st.inserts.is_empty() {
                 std::mem::swap(&mut st.buf, &mut spare);
-                st.in_flight = spare.len();
+                std::mem::swap(&mut st.inserts, &mut spare_inserts);
+                st.in_flight = spare.len() + st.shared;
+                st.shared = 0;
             }
             st.close
         };
@@ -51,9 +54,18 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(
                 break reason;
             }
         }
-        if !spare.is_empty() {
-            let written = timeout(cfg.write_deadline, socket.write_all(&spare)).await;
-            let n = spare.len();
+        if !spare.is_empty() || !spare_inserts.is_empty() {
+            let written = if spare_inserts.is_empty() {
+                timeout(cfg.write_deadline, socket.write_all(&spare)).await
+            } else {
+                timeout(
+                    cfg.write_deadline,
+                    socket.write_all_with(&spare, &spare_inserts),
+                )
+                .await
+            };
+            let n = spare.len() + spare_inserts.iter().map(|(_, b)| b.len()).sum::<usize>();
+            spare_inserts.clear();
             last_write = n;
             spare.clear();
             if spare.capacity() > KEEP_CAPACITY && spare.capacity() > n * KEEP_FRACTION {
@@ -91,7 +103,7 @@ pub(super) async fn run<W: AsyncWrite + Unpin>(
         }
     };
     client.out.close(reason);
-    let _ = socket.shutdown().await;
+    socket.shutdown();
     client.stop_reader.notify_one();
     reason
 }
