@@ -24,6 +24,7 @@ def run_case(load: Path, case: Case, name: str, binary: Path, log_dir: Path,
             return _run_conns(load, case, server, timeout)
         cmd = [str(load), case.scenario, "--url", server.url, *case.args,
                "--timeout-secs", str(int(timeout))]
+        cpu_before = server.cpu_seconds()
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10)
         except subprocess.TimeoutExpired:
@@ -31,6 +32,7 @@ def run_case(load: Path, case: Case, name: str, binary: Path, log_dir: Path,
         result = _json_line(out.stdout)
         if out.returncode != 0 or result is None:
             raise RunError(_failure(out.returncode, out.stderr, server))
+        result["server_cpu_s"] = server.cpu_seconds() - cpu_before
         return result
 
 

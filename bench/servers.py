@@ -86,6 +86,10 @@ class Server:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the server and its children have used so far."""
+        return sum(_cpu_seconds(pid) for pid in _tree(self.proc.pid))
+
     def rss_kib(self) -> int:
         """Resident memory of the server and any processes it started (a wrapper script would
         otherwise hide the real server)."""
@@ -144,3 +148,13 @@ def raise_fd_limit(wanted: int) -> None:
     if new < wanted:
         print(f"warning: open-file limit is {new} (hard limit), the conns scenario needs "
               f"{wanted}", file=sys.stderr)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process, from /proc/<pid>/stat (fields 14 and 15)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0

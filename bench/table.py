@@ -19,6 +19,8 @@ def fmt(value: float | str | None, unit: str) -> str:
             if value >= scale:
                 return f"{value / scale:.2f}{suffix}"
         return f"{value:.0f}"
+    if unit == "s":
+        return f"{value:.2f}"
     return f"{value:.1f}"
 
 
