@@ -111,7 +111,7 @@ async fn queue_group_delivers_each_message_once_spread_across_members() {
     let mut seen: HashMap<String, usize> = HashMap::new();
     let mut per_member = Vec::new();
     for (c, s) in members.iter_mut() {
-        common::sync(&c).await;
+        common::sync(c).await;
         let mut n = 0;
         while let Ok(Some(m)) = tokio::time::timeout(Duration::from_millis(200), s.next()).await {
             *seen

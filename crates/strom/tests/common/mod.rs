@@ -196,6 +196,14 @@ impl ServerProcess {
         }
     }
 
+    /// Every log line seen so far (waiting briefly for more).
+    pub fn logs(&mut self) -> Vec<String> {
+        while let Ok(line) = self.logs.recv_timeout(Duration::from_millis(50)) {
+            self.seen.push(line);
+        }
+        self.seen.clone()
+    }
+
     /// Sends a Unix signal to the server.
     pub fn signal(&self, sig: &str) {
         let status = Command::new("kill")
