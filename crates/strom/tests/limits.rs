@@ -158,3 +158,34 @@ async fn slow_consumer_is_cut_off_while_others_keep_receiving() {
         "stalled client did not get everything: {received}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_deadline_cuts_off_a_reader_that_stops_reading() {
+    // A large max_pending, so only the write deadline can catch the stalled reader.
+    let config = "write_deadline: \"200ms\"\nmax_pending: 512MB\n";
+    let mut server = ServerProcess::strom_with_config(config, &[]);
+    let mut stalled = Raw::connect(&server.addr());
+    stalled.exchange(&[CONNECT, b"SUB feed 1\r\n"].concat());
+    let publisher = async_nats::connect(server.url()).await.expect("connect");
+    let payload = Bytes::from(vec![b'x'; 8192]);
+    // Enough to fill the stalled client's socket buffers many times over.
+    for _ in 0..4000 {
+        publisher
+            .publish("feed", payload.clone())
+            .await
+            .expect("publish");
+    }
+    common::sync(&publisher).await;
+    server.wait_for_log(
+        "Slow Consumer Detected: WriteDeadline",
+        Duration::from_secs(5),
+    );
+    let drained = tokio::task::spawn_blocking(move || {
+        let mut all = Vec::new();
+        let _ = stalled.stream.read_to_end(&mut all);
+        all.len()
+    })
+    .await
+    .expect("drain");
+    assert!(drained < 4000 * 8192, "connection closed early: {drained}");
+}
