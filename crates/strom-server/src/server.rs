@@ -41,7 +41,7 @@ pub struct Shared {
     pub global: Arc<Account>,
     /// Configured accounts by name.
     accounts: FxHashMap<String, Arc<Account>>,
-    authenticator: Authenticator,
+    authenticator: Arc<Authenticator>,
     pub server_id: String,
     pub server_name: String,
     port: u16,
@@ -103,9 +103,15 @@ impl Shared {
         self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// Checks a CONNECT; `nonce` is the one this connection's INFO carried.
-    pub(crate) fn authenticate(&self, c: &ConnectOptions, nonce: &str) -> Option<Identity> {
-        self.authenticator.authenticate(c, nonce)
+    /// Checks a CONNECT; `nonce` is the one this connection's INFO carried. Runs on the
+    /// blocking pool: a bcrypt comparison takes tens of milliseconds of CPU, and a flood of
+    /// failed logins must not stall the threads that serve everyone else.
+    pub(crate) async fn authenticate(&self, c: ConnectOptions, nonce: String) -> Option<Identity> {
+        let auth = self.authenticator.clone();
+        tokio::task::spawn_blocking(move || auth.authenticate(&c, &nonce))
+            .await
+            .ok()
+            .flatten()
     }
 
     /// Whether INFO must carry a nonce for nkey challenges.
@@ -213,7 +219,7 @@ impl Server {
             .iter()
             .map(|n| (n.clone(), Arc::new(Account::new(n.clone()))))
             .collect();
-        let authenticator = Authenticator::new(&opts.auth);
+        let authenticator = Arc::new(Authenticator::new(&opts.auth));
         let server_name = opts
             .server_name
             .clone()

@@ -214,3 +214,61 @@ no_auth_user: guest
         .expect("open");
     assert_eq!(&m.payload[..], b"same account");
 }
+
+#[test]
+fn silent_clients_are_closed_after_the_auth_timeout() {
+    let config = "authorization { user: a, password: a, timeout: 0.2 }\n";
+    let run = |server: &ServerProcess| {
+        let mut raw = Raw::connect(&server.addr());
+        raw.until_closed()
+    };
+    let strom = ServerProcess::strom_with_config(config, &[]);
+    let ours = run(&strom);
+    assert_eq!(ours, "-ERR 'Authentication Timeout'\r\n");
+    if let Some(reference) = reference_or_skip() {
+        let nats = ServerProcess::reference(&reference, &[], Some(config));
+        assert_eq!(ours, run(&nats));
+    }
+}
+
+#[test]
+fn default_permissions_apply_to_users_without_their_own() {
+    let config = r#"
+authorization {
+  default_permissions: { publish: "public.>", subscribe: "public.>" }
+  users: [
+    { user: plain, password: plain }
+    { user: admin, password: admin, permissions: { publish: ">", subscribe: ">" } }
+  ]
+}
+"#;
+    let run = |server: &ServerProcess| {
+        let mut plain = Raw::connect(&server.addr());
+        let a = plain.exchange(
+            &[
+                connect_line("plain"),
+                b"PUB admin.x 0\r\n\r\nSUB public.x 1\r\nPUB public.x 0\r\n\r\n".to_vec(),
+            ]
+            .concat(),
+        );
+        let mut admin = Raw::connect(&server.addr());
+        let b = admin.exchange(
+            &[
+                connect_line("admin"),
+                b"SUB admin.x 1\r\nPUB admin.x 0\r\n\r\n".to_vec(),
+            ]
+            .concat(),
+        );
+        format!("{a}|{b}")
+    };
+    let strom = ServerProcess::strom_with_config(config, &[]);
+    let ours = run(&strom);
+    assert_eq!(
+        ours,
+        "-ERR 'Permissions Violation for Publish to \"admin.x\"'\r\nMSG public.x 1 0\r\n\r\nPONG\r\n|MSG admin.x 1 0\r\n\r\nPONG\r\n"
+    );
+    if let Some(reference) = reference_or_skip() {
+        let nats = ServerProcess::reference(&reference, &[], Some(config));
+        assert_eq!(ours, run(&nats));
+    }
+}

@@ -26,6 +26,7 @@ use super::responses::ResponseGrants;
 use super::socket::Socket;
 use super::writer::{self, WriterConfig};
 use crate::account::Account;
+use crate::auth::Identity;
 use crate::permissions::Permissions;
 use crate::rng::FastRng;
 use crate::server::Shared;
@@ -35,6 +36,16 @@ use crate::subscription::Subscription;
 /// First read buffer size; it doubles while reads fill it, up to [`MAX_READ`].
 const MIN_READ: usize = 512;
 const MAX_READ: usize = 64 * 1024;
+
+/// What [`Conn::process`] asks of the read loop.
+enum Flow {
+    /// Everything complete was handled; read more.
+    Continue,
+    /// The connection is closing.
+    Close,
+    /// A first CONNECT to authenticate before the rest of the buffer is processed.
+    Authenticate(ConnectOptions),
+}
 
 /// A connection's reader-side state.
 pub(crate) struct Conn {
@@ -199,7 +210,28 @@ impl Conn {
             } else if n < read_size / 4 && read_size > MIN_READ {
                 read_size /= 2;
             }
-            let keep_going = self.process(&mut buf);
+            let mut keep_going = true;
+            loop {
+                match self.process(&mut buf) {
+                    Flow::Continue => break,
+                    Flow::Close => {
+                        keep_going = false;
+                        break;
+                    }
+                    // Authentication runs off this task; the rest of the buffer waits for it.
+                    Flow::Authenticate(opts) => {
+                        self.flush_pending();
+                        let identity = self
+                            .server
+                            .authenticate(opts.clone(), self.nonce.clone())
+                            .await;
+                        if !self.finish_connect(opts, identity) {
+                            keep_going = false;
+                            break;
+                        }
+                    }
+                }
+            }
             self.flush_pending();
             if !keep_going {
                 break;
@@ -210,9 +242,9 @@ impl Conn {
         self.cleanup();
     }
 
-    /// Parses and dispatches every complete operation in `buf`; returns false once the connection
-    /// must close.
-    fn process(&mut self, buf: &mut BytesMut) -> bool {
+    /// Parses and dispatches the complete operations in `buf`, stopping early at a CONNECT that
+    /// needs authenticating.
+    fn process(&mut self, buf: &mut BytesMut) -> Flow {
         let mut pos = 0;
         let result = loop {
             match parse(&buf[pos..], &self.limits) {
@@ -220,10 +252,17 @@ impl Conn {
                     if crate::log::enabled(crate::log::Level::Trace) {
                         self.trace_in(&buf[pos..pos + used]);
                     }
+                    if let (ClientOp::Connect(json), false) = (&op, self.connected) {
+                        pos += used;
+                        break match self.parse_connect(json) {
+                            Some(opts) => Flow::Authenticate(opts),
+                            None => Flow::Close,
+                        };
+                    }
                     let ok = self.dispatch(op);
                     pos += used;
                     if !ok {
-                        break false;
+                        break Flow::Close;
                     }
                 }
                 Ok(Parsed::Incomplete { needed }) => {
@@ -234,7 +273,7 @@ impl Conn {
                             buf.reserve(needed - have + MIN_READ);
                         }
                     }
-                    break true;
+                    break Flow::Continue;
                 }
                 Err(e) => {
                     crate::debug!("{} - protocol error: {e}", self.handle.log_prefix());
@@ -242,7 +281,7 @@ impl Conn {
                         Some(text) => self.send_err(text),
                         None => self.handle.out.close(CloseReason::ProtocolViolation),
                     }
-                    break false;
+                    break Flow::Close;
                 }
             }
         };
@@ -322,17 +361,30 @@ impl Conn {
         false
     }
 
-    fn process_connect(&mut self, json: &[u8]) -> bool {
-        let opts = match ConnectOptions::parse(json) {
-            Ok(o) => o,
+    /// Reads CONNECT's JSON; a client that sends something else is closed, as nats-server does.
+    fn parse_connect(&mut self, json: &[u8]) -> Option<ConnectOptions> {
+        match ConnectOptions::parse(json) {
+            Ok(o) => Some(o),
             Err(e) => {
                 crate::debug!("{} - invalid CONNECT: {e}", self.handle.log_prefix());
                 self.handle.out.close(CloseReason::ProtocolViolation);
-                return false;
+                None
             }
-        };
-        if !self.connected {
-            let identity = self.server.authenticate(&opts, &self.nonce);
+        }
+    }
+
+    /// A CONNECT after the first: options may change, identity may not.
+    fn process_connect(&mut self, json: &[u8]) -> bool {
+        match self.parse_connect(json) {
+            Some(opts) => self.apply_connect(opts),
+            None => false,
+        }
+    }
+
+    /// Binds the connection to the identity authentication found (or refuses it), then applies
+    /// the CONNECT options.
+    fn finish_connect(&mut self, opts: ConnectOptions, identity: Option<Identity>) -> bool {
+        {
             let Some(identity) = identity else {
                 return self.auth_violation();
             };
@@ -349,6 +401,10 @@ impl Conn {
             self.perms = identity.permissions;
             self.label = identity.label;
         }
+        self.apply_connect(opts)
+    }
+
+    fn apply_connect(&mut self, opts: ConnectOptions) -> bool {
         if opts.no_responders && !opts.headers {
             self.send_err(ErrText::NoRespondersRequiresHeaders);
             return false;
