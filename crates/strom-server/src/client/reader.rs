@@ -44,7 +44,7 @@ enum Flow {
     /// The connection is closing.
     Close,
     /// A first CONNECT to authenticate before the rest of the buffer is processed.
-    Authenticate(ConnectOptions),
+    Authenticate(Box<ConnectOptions>),
 }
 
 /// A connection's reader-side state.
@@ -223,9 +223,9 @@ impl Conn {
                         self.flush_pending();
                         let identity = self
                             .server
-                            .authenticate(opts.clone(), self.nonce.clone())
+                            .authenticate((*opts).clone(), self.nonce.clone())
                             .await;
-                        if !self.finish_connect(opts, identity) {
+                        if !self.finish_connect(*opts, identity) {
                             keep_going = false;
                             break;
                         }
@@ -255,7 +255,7 @@ impl Conn {
                     if let (ClientOp::Connect(json), false) = (&op, self.connected) {
                         pos += used;
                         break match self.parse_connect(json) {
-                            Some(opts) => Flow::Authenticate(opts),
+                            Some(opts) => Flow::Authenticate(Box::new(opts)),
                             None => Flow::Close,
                         };
                     }
