@@ -47,6 +47,8 @@ pub struct ServerInfo {
     pub connect_info: bool,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub remote_account: String,
+    #[serde(skip_serializing_if = "is_false")]
+    pub acc_is_sys: bool,
     #[serde(skip_serializing_if = "is_zero_u32")]
     pub api_lvl: u32,
 }

@@ -130,12 +130,7 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
             "log_size_limit is accepted but log rotation is not yet served (issue #8)".into(),
         );
     }
-    if cfg.system_account.is_some() {
-        out.not_yet.push(
-            "system_account is accepted but system account services are not yet served (issue #4)"
-                .into(),
-        );
-    }
+    out.options.system_account = cfg.system_account.clone();
     for w in &cfg.warnings {
         out.not_yet.push(w.to_string());
     }

@@ -17,6 +17,7 @@ mod rng;
 pub mod server;
 pub mod sublist;
 pub mod subscription;
+pub mod system;
 
 pub use error::ServerError;
 pub use options::Options;

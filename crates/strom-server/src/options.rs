@@ -38,6 +38,8 @@ pub struct Options {
     pub auth: AuthConfig,
     /// Configured accounts, besides the global one.
     pub accounts: Vec<String>,
+    /// The system account's name (`$SYS` when not set).
+    pub system_account: Option<String>,
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
     pub http_port: Option<u16>,
@@ -64,6 +66,7 @@ impl Default for Options {
             lame_duck_grace_period: Duration::from_secs(10),
             auth: AuthConfig::default(),
             accounts: Vec::new(),
+            system_account: None,
             jetstream: false,
             store_dir: None,
             http_port: None,

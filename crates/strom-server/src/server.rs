@@ -25,6 +25,7 @@ use crate::error::ServerError;
 use crate::identity::{new_server_id, API_LEVEL, NATS_VERSION};
 use crate::options::Options;
 use crate::subscription::Subscription;
+use crate::system::{System, DEFAULT_SYSTEM_ACCOUNT};
 
 /// What the server is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,7 @@ pub struct Shared {
     /// Configured accounts by name.
     accounts: FxHashMap<String, Arc<Account>>,
     authenticator: Arc<Authenticator>,
+    system: Option<System>,
     pub server_id: String,
     pub server_name: String,
     port: u16,
@@ -114,6 +116,59 @@ impl Shared {
             .flatten()
     }
 
+    /// The system account, when there is one.
+    pub fn system(&self) -> Option<&System> {
+        self.system.as_ref()
+    }
+
+    /// Whether `account` is the system account.
+    pub fn is_system_account(&self, account: &Account) -> bool {
+        self.system
+            .as_ref()
+            .is_some_and(|s| s.account.name == account.name)
+    }
+
+    /// Messages and payload bytes delivered to the clients connected now.
+    pub fn sent_totals(&self) -> (u64, u64) {
+        let clients: Vec<Arc<ClientHandle>> = self.clients.lock().values().cloned().collect();
+        clients.iter().fold((0, 0), |(m, b), c| {
+            let (cm, cb) = c.out.stats();
+            (m + cm, b + cb)
+        })
+    }
+
+    /// Messages and payload bytes received from clients that have disconnected.
+    pub fn received_totals(&self) -> (u64, u64) {
+        (
+            self.in_msgs.load(Ordering::Relaxed),
+            self.in_bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Connections accepted since start.
+    pub fn total_connections(&self) -> u64 {
+        self.next_cid.load(Ordering::Relaxed) - 1
+    }
+
+    /// Accounts with at least one client.
+    pub fn active_accounts(&self) -> usize {
+        let clients: Vec<Arc<ClientHandle>> = self.clients.lock().values().cloned().collect();
+        let mut names: Vec<String> = clients.iter().map(|c| c.account_name()).collect();
+        names.sort();
+        names.dedup();
+        names.len()
+    }
+
+    /// Subscriptions in every account.
+    pub fn total_subscriptions(&self) -> u64 {
+        self.global.sublist.count()
+            + self
+                .accounts
+                .values()
+                .map(|a| a.sublist.count())
+                .sum::<u64>()
+    }
+
     /// Whether INFO must carry a nonce for nkey challenges.
     pub(crate) fn needs_nonce(&self) -> bool {
         self.authenticator.needs_nonce()
@@ -156,6 +211,11 @@ impl Shared {
             } else {
                 String::new()
             },
+            acc_is_sys: connect_info
+                && self
+                    .system
+                    .as_ref()
+                    .is_some_and(|s| s.account.name == client.account_name()),
             api_lvl: API_LEVEL,
             ..ServerInfo::default()
         };
@@ -214,11 +274,21 @@ impl Server {
             .map_err(|source| ServerError::Listen { addr, source })?
             .port();
         let server_id = new_server_id();
-        let accounts = opts
+        let mut accounts: FxHashMap<String, Arc<Account>> = opts
             .accounts
             .iter()
             .map(|n| (n.clone(), Arc::new(Account::new(n.clone()))))
             .collect();
+        // nats-server always has a system account; `system_account` names it.
+        let sys_name = opts
+            .system_account
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SYSTEM_ACCOUNT.to_string());
+        let sys_account = accounts
+            .entry(sys_name.clone())
+            .or_insert_with(|| Arc::new(Account::new(sys_name)))
+            .clone();
+        let system = System::new(sys_account);
         let authenticator = Arc::new(Authenticator::new(&opts.auth));
         let server_name = opts
             .server_name
@@ -229,6 +299,7 @@ impl Server {
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
             accounts,
             authenticator,
+            system: Some(system),
             server_id,
             server_name,
             port,

@@ -9,6 +9,7 @@ use strom_proto::encode::{write_msg, write_msg_head};
 use super::handle::ClientHandle;
 use super::outbound::Push;
 use super::reader::Conn;
+use crate::server::Shared;
 use crate::sublist::SubResult;
 use crate::subscription::{Claim, Subscription};
 
@@ -32,7 +33,7 @@ fn no_responders_header(subject: &[u8]) -> Vec<u8> {
 }
 
 /// A message being routed.
-pub(super) struct Msg<'a> {
+pub(crate) struct Msg<'a> {
     /// The payload copied once into a shared buffer, when it is large and goes to several
     /// receivers; `None` means every receiver gets its own copy.
     pub shared: Option<Bytes>,
@@ -81,75 +82,28 @@ impl Conn {
                 }
             }
         }
-        if !delivered {
-            if let Some(reply) = msg.reply {
-                if self.opts.no_responders && self.opts.headers {
-                    self.no_responders(msg.subject, reply);
-                }
-            }
-        }
         delivered
     }
 
     /// Queues the message for one subscription; returns whether it was queued.
     #[inline]
     fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
-        let client = &sub.client;
-        if !self.opts.echo && client.id == self.handle.id {
+        if !self.opts.echo && sub.client.id == self.handle.id {
             return false;
         }
-        if let Some(filter) = &sub.deny_filter {
-            if filter.withholds(&sub.subject, msg.subject) {
-                return false;
-            }
-        }
-        let claim = sub.claim();
-        if claim == Claim::Skip {
-            return false;
-        }
-        let headers = if client.headers() { msg.headers } else { None };
-        let payload_len = msg.payload.len() + headers.map_or(0, <[u8]>::len);
-        let push = match &msg.shared {
-            Some(shared) => client.out.push_shared(
-                payload_len,
-                |buf| write_msg_head(buf, msg.subject, &sub.sid, msg.reply, headers, shared.len()),
-                shared,
-            ),
-            None => client.out.push_msg(payload_len, |buf| {
-                write_msg(buf, msg.subject, &sub.sid, msg.reply, headers, msg.payload)
-            }),
-        };
-        if claim == Claim::DeliverLast {
-            self.server.remove_subscription(sub);
-        }
-        if let Some(reply) = msg.reply {
-            if let Some(grants) = client.responses.lock().as_mut() {
-                grants.grant(reply, std::time::Instant::now());
-            }
-        }
-        match push {
-            Push::Queued { first } => {
-                if first {
-                    self.flush_later(client);
+        match offer(&self.server, sub, msg) {
+            Offered::Queued { wake } => {
+                if wake {
+                    self.flush_later(&sub.client);
                 }
                 true
             }
-            Push::SlowConsumer => {
-                crate::info!(
-                    "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                    client.log_prefix(),
-                    self.server.opts.max_pending
-                );
-                self.server.count_slow_consumer();
-                client.out.wake();
-                false
-            }
-            Push::Closed => false,
+            Offered::Refused => false,
         }
     }
 
-    /// Sends the 503 status message to this client's own subscription on the reply subject.
-    fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
+    /// Sends the 503 status message (the caller decides that nobody answered) to this client's own subscription on the reply subject.
+    pub(super) fn no_responders(&mut self, subject: &[u8], reply: &[u8]) {
         let result = self.account.sublist.matches(reply);
         let own = result
             .psubs
@@ -176,18 +130,82 @@ impl Conn {
         self.pending_flush.push(client.clone());
     }
 
-    /// Hands the frames queued during this read to the kernel, writing directly to each
-    /// receiver's socket when its writer is idle, and waking the writer otherwise.
+    /// Hands the frames queued during this read to the kernel (see [`flush_client`]).
     pub(super) fn flush_pending(&mut self) {
         for c in self.pending_flush.drain(..) {
-            let done = c
-                .socket
-                .as_ref()
-                .is_some_and(|s| c.out.flush_inline(s, INLINE_FLUSH_MAX));
-            if !done {
-                c.out.wake();
-            }
+            flush_client(&c);
         }
+    }
+}
+
+/// Whether a subscription took a message.
+pub(crate) enum Offered {
+    /// Queued; `wake` when the receiver's queue was empty and it needs a flush.
+    Queued { wake: bool },
+    /// Not queued: withheld, over its limit, closing, or a slow consumer now.
+    Refused,
+}
+
+/// Offers a message to one subscription: the receiver's deny filter, the auto-unsubscribe
+/// count, its queue (with the slow-consumer rule), and `allow_responses` grants. The one path
+/// every delivery takes, from clients and from the server itself.
+#[inline]
+pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> Offered {
+    let client = &sub.client;
+    if let Some(filter) = &sub.deny_filter {
+        if filter.withholds(&sub.subject, msg.subject) {
+            return Offered::Refused;
+        }
+    }
+    let claim = sub.claim();
+    if claim == Claim::Skip {
+        return Offered::Refused;
+    }
+    let headers = if client.headers() { msg.headers } else { None };
+    let payload_len = msg.payload.len() + headers.map_or(0, <[u8]>::len);
+    let push = match &msg.shared {
+        Some(shared) => client.out.push_shared(
+            payload_len,
+            |buf| write_msg_head(buf, msg.subject, &sub.sid, msg.reply, headers, shared.len()),
+            shared,
+        ),
+        None => client.out.push_msg(payload_len, |buf| {
+            write_msg(buf, msg.subject, &sub.sid, msg.reply, headers, msg.payload)
+        }),
+    };
+    if claim == Claim::DeliverLast {
+        server.remove_subscription(sub);
+    }
+    if let Some(reply) = msg.reply {
+        if let Some(grants) = client.responses.lock().as_mut() {
+            grants.grant(reply, std::time::Instant::now());
+        }
+    }
+    match push {
+        Push::Queued { first } => Offered::Queued { wake: first },
+        Push::SlowConsumer => {
+            crate::info!(
+                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
+                client.log_prefix(),
+                server.opts.max_pending
+            );
+            server.count_slow_consumer();
+            client.out.wake();
+            Offered::Refused
+        }
+        Push::Closed => Offered::Refused,
+    }
+}
+
+/// Hands a receiver's queued frames to the kernel: directly, when its writer is idle, or by
+/// waking the writer.
+pub(crate) fn flush_client(c: &ClientHandle) {
+    let done = c
+        .socket
+        .as_ref()
+        .is_some_and(|s| c.out.flush_inline(s, INLINE_FLUSH_MAX));
+    if !done {
+        c.out.wake();
     }
 }
 

@@ -14,6 +14,7 @@ mod socket;
 mod writer;
 
 pub use close::CloseReason;
+pub(crate) use deliver::{flush_client, offer, Msg, Offered};
 pub use handle::ClientHandle;
 pub use outbound::{Outbound, Push};
 pub(crate) use reader::serve;

@@ -61,6 +61,11 @@ pub(crate) struct Conn {
     /// The nonce sent in INFO, for nkey challenges; empty when not needed.
     nonce: String,
     connected: bool,
+    /// Bound to the system account: `$SYS.REQ.>` requests are answered.
+    is_system: bool,
+    /// This client as connect/disconnect advisories describe it, once connected.
+    advisory: Option<crate::system::ClientBlock>,
+    start: chrono::DateTime<chrono::Utc>,
     /// `user:name` etc., for logs.
     label: String,
     /// Whether the INFO that follows the first PONG after CONNECT has been sent.
@@ -126,6 +131,9 @@ impl Conn {
             pub_verdicts: FxHashMap::default(),
             nonce: String::new(),
             connected: false,
+            is_system: false,
+            advisory: None,
+            start: chrono::Utc::now(),
             label: String::new(),
             sent_connect_info: false,
             limits,
@@ -401,7 +409,35 @@ impl Conn {
             self.perms = identity.permissions;
             self.label = identity.label;
         }
-        self.apply_connect(opts)
+        self.is_system = self.server.is_system_account(&self.account);
+        let advisory = crate::system::ClientBlock {
+            start: crate::system::timestamp(self.start),
+            host: self
+                .handle
+                .addr
+                .map(|a| a.ip().to_string())
+                .unwrap_or_default(),
+            id: self.handle.id,
+            acc: self.account.name.clone(),
+            user: self
+                .label
+                .strip_prefix("user:")
+                .or_else(|| self.label.strip_prefix("nkey:"))
+                .unwrap_or_default()
+                .to_string(),
+            name: opts.name.clone(),
+            lang: opts.lang.clone(),
+            ver: opts.version.clone(),
+            stop: None,
+            kind: "Client",
+            client_type: "nats",
+        };
+        let ok = self.apply_connect(opts);
+        if ok {
+            crate::system::client_connected(&self.server, &advisory);
+            self.advisory = Some(advisory);
+        }
+        ok
     }
 
     fn apply_connect(&mut self, opts: ConnectOptions) -> bool {
@@ -453,13 +489,22 @@ impl Conn {
             self.send_err(ErrText::InvalidPublishSubject);
         }
         self.ok();
-        self.route(&mut Msg {
+        // Requests to the server itself, from a system-account client, are answered first.
+        let answered = self.is_system
+            && subject.starts_with(b"$SYS.REQ.")
+            && reply.is_some_and(|r| crate::system::answer(&self.server, subject, r));
+        let delivered = self.route(&mut Msg {
             shared: None,
             subject,
             reply,
             headers,
             payload,
         });
+        if !delivered && !answered && self.opts.no_responders && self.opts.headers {
+            if let Some(reply) = reply {
+                self.no_responders(subject, reply);
+            }
+        }
         true
     }
 
@@ -564,6 +609,21 @@ impl Conn {
         }
         self.account.sublist.remove_all(subs.iter());
         self.cache.clear();
+        if let Some(mut advisory) = self.advisory.take() {
+            advisory.stop = Some(crate::system::timestamp(chrono::Utc::now()));
+            let reason = self
+                .handle
+                .out
+                .close_reason()
+                .map_or_else(|| "Client Closed".to_string(), |r| r.to_string());
+            crate::system::client_disconnected(
+                &self.server,
+                &advisory,
+                self.handle.out.stats(),
+                (self.in_msgs, self.in_bytes),
+                reason,
+            );
+        }
     }
 }
 

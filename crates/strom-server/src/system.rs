@@ -1,0 +1,316 @@
+//! The system account: server identity and statistics on `$SYS.REQ.SERVER.PING` (and
+//! `…PING.STATSZ`, `$SYS.REQ.SERVER.<id>.STATSZ`), and client connect/disconnect advisories on
+//! `$SYS.ACCOUNT.<account>.CONNECT` / `DISCONNECT`, in nats-server's JSON shapes, so that
+//! `nats server ls` style tools and audit consumers work.
+//!
+//! Requests are answered only for clients bound to the system account, as nats-server does.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rand::Rng;
+use serde::Serialize;
+
+use crate::account::Account;
+use crate::client::{flush_client, offer, ClientHandle, Msg, Offered};
+use crate::identity::NATS_VERSION;
+use crate::server::Shared;
+
+/// nats-server's default system account name.
+pub const DEFAULT_SYSTEM_ACCOUNT: &str = "$SYS";
+
+/// The system account and the sequence its messages carry.
+pub struct System {
+    pub account: Arc<Account>,
+    seq: AtomicU64,
+    start: DateTime<Utc>,
+}
+
+impl System {
+    pub fn new(account: Arc<Account>) -> Self {
+        System {
+            account,
+            seq: AtomicU64::new(0),
+            start: Utc::now(),
+        }
+    }
+}
+
+/// What the server said about itself in every system message.
+#[derive(Serialize)]
+struct ServerBlock<'a> {
+    name: &'a str,
+    host: &'a str,
+    id: &'a str,
+    ver: &'a str,
+    jetstream: bool,
+    flags: u64,
+    seq: u64,
+    time: String,
+}
+
+/// A client in connect and disconnect advisories.
+#[derive(Serialize)]
+pub struct ClientBlock {
+    pub start: String,
+    pub host: String,
+    pub id: u64,
+    pub acc: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub user: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub lang: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub ver: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop: Option<String>,
+    pub kind: &'static str,
+    pub client_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Counts {
+    msgs: u64,
+    bytes: u64,
+}
+
+#[derive(Serialize)]
+struct Advisory<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    server: ServerBlock<'a>,
+    client: &'a ClientBlock,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sent: Option<Counts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    received: Option<Counts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Statsz {
+    start: String,
+    mem: u64,
+    cores: usize,
+    connections: usize,
+    total_connections: u64,
+    active_accounts: usize,
+    subscriptions: u64,
+    sent: Counts,
+    received: Counts,
+    slow_consumers: u64,
+    active_servers: u32,
+}
+
+#[derive(Serialize)]
+struct StatszResponse<'a> {
+    server: ServerBlock<'a>,
+    statsz: Statsz,
+}
+
+/// RFC 3339 with nanoseconds, as Go's time encodes in JSON.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Nanos, true)
+}
+
+/// A 22-character id in the alphabet of nats-server's NUIDs.
+fn event_id() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = rand::thread_rng();
+    (0..22)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+fn server_block<'a>(shared: &'a Shared, sys: &System) -> ServerBlock<'a> {
+    ServerBlock {
+        name: &shared.server_name,
+        host: &shared.opts.host,
+        id: &shared.server_id,
+        ver: NATS_VERSION,
+        jetstream: false,
+        flags: 0,
+        seq: sys.seq.fetch_add(1, Ordering::Relaxed) + 1,
+        time: timestamp(Utc::now()),
+    }
+}
+
+/// Publishes a message from the server into the system account.
+fn publish(shared: &Shared, sys: &System, subject: &str, payload: &[u8]) {
+    let result = sys.account.sublist.matches(subject.as_bytes());
+    if result.is_empty() {
+        return;
+    }
+    let msg = Msg {
+        shared: None,
+        subject: subject.as_bytes(),
+        reply: None,
+        headers: None,
+        payload,
+    };
+    let mut wake: Vec<Arc<ClientHandle>> = Vec::new();
+    let mut take = |sub: &Arc<crate::subscription::Subscription>| match offer(shared, sub, &msg) {
+        Offered::Queued { wake: w } => {
+            if w {
+                wake.push(sub.client.clone());
+            }
+            true
+        }
+        Offered::Refused => false,
+    };
+    for sub in &result.psubs {
+        take(sub);
+    }
+    for (_, members) in &result.qsubs {
+        let start = rand::thread_rng().gen_range(0..members.len());
+        for i in 0..members.len() {
+            if take(&members[(start + i) % members.len()]) {
+                break;
+            }
+        }
+    }
+    for c in &wake {
+        flush_client(c);
+    }
+}
+
+/// Whether anyone could hear an advisory: skips building JSON nobody reads.
+fn listened(sys: &System) -> bool {
+    sys.account.sublist.count() > 0
+}
+
+/// `$SYS.ACCOUNT.<acc>.CONNECT`.
+pub fn client_connected(shared: &Shared, client: &ClientBlock) {
+    let Some(sys) = shared.system() else { return };
+    if !listened(sys) {
+        return;
+    }
+    let adv = Advisory {
+        kind: "io.nats.server.advisory.v1.client_connect",
+        id: event_id(),
+        timestamp: timestamp(Utc::now()),
+        server: server_block(shared, sys),
+        client,
+        sent: None,
+        received: None,
+        reason: None,
+    };
+    if let Ok(json) = serde_json::to_vec(&adv) {
+        publish(
+            shared,
+            sys,
+            &format!("$SYS.ACCOUNT.{}.CONNECT", client.acc),
+            &json,
+        );
+    }
+}
+
+/// `$SYS.ACCOUNT.<acc>.DISCONNECT`, with what the client sent and received and why it left.
+pub fn client_disconnected(
+    shared: &Shared,
+    client: &ClientBlock,
+    sent: (u64, u64),
+    received: (u64, u64),
+    reason: String,
+) {
+    let Some(sys) = shared.system() else { return };
+    if !listened(sys) {
+        return;
+    }
+    let adv = Advisory {
+        kind: "io.nats.server.advisory.v1.client_disconnect",
+        id: event_id(),
+        timestamp: timestamp(Utc::now()),
+        server: server_block(shared, sys),
+        client,
+        sent: Some(Counts {
+            msgs: sent.0,
+            bytes: sent.1,
+        }),
+        received: Some(Counts {
+            msgs: received.0,
+            bytes: received.1,
+        }),
+        reason: Some(reason),
+    };
+    if let Ok(json) = serde_json::to_vec(&adv) {
+        publish(
+            shared,
+            sys,
+            &format!("$SYS.ACCOUNT.{}.DISCONNECT", client.acc),
+            &json,
+        );
+    }
+}
+
+/// Answers a request a system-account client published, if it is one the server serves;
+/// returns whether it was.
+pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8]) -> bool {
+    let Some(sys) = shared.system() else {
+        return false;
+    };
+    let Ok(subject) = std::str::from_utf8(subject) else {
+        return false;
+    };
+    let own = format!("$SYS.REQ.SERVER.{}.STATSZ", shared.server_id);
+    let statsz = matches!(
+        subject,
+        "$SYS.REQ.SERVER.PING" | "$SYS.REQ.SERVER.PING.STATSZ"
+    ) || subject == own;
+    if !statsz {
+        return false;
+    }
+    let Ok(reply) = std::str::from_utf8(reply) else {
+        return false;
+    };
+    let (sent_msgs, sent_bytes) = shared.sent_totals();
+    let (in_msgs, in_bytes) = shared.received_totals();
+    let response = StatszResponse {
+        server: server_block(shared, sys),
+        statsz: Statsz {
+            start: timestamp(sys.start),
+            mem: resident_bytes(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            connections: shared.num_clients(),
+            total_connections: shared.total_connections(),
+            active_accounts: shared.active_accounts(),
+            subscriptions: shared.total_subscriptions(),
+            sent: Counts {
+                msgs: sent_msgs,
+                bytes: sent_bytes,
+            },
+            received: Counts {
+                msgs: in_msgs,
+                bytes: in_bytes,
+            },
+            slow_consumers: shared.slow_consumers(),
+            active_servers: 1,
+        },
+    };
+    match serde_json::to_vec(&response) {
+        Ok(json) => {
+            publish(shared, sys, reply, &json);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Resident memory of this process, from /proc (0 where there is none).
+fn resident_bytes() -> u64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
+        .unwrap_or(0);
+    pages * 4096
+}

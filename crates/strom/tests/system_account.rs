@@ -1,0 +1,134 @@
+//! The system account: `$SYS.REQ.SERVER.PING` answered with the server's identity and stats,
+//! and client connect/disconnect advisories, in nats-server's JSON shapes.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{reference_or_skip, ServerProcess};
+use futures::StreamExt;
+use serde_json::Value;
+
+const CONFIG: &str = r#"
+accounts {
+  $SYS { users: [ { user: sys, password: sys } ] }
+  APP { users: [ { user: app, password: app } ] }
+}
+"#;
+
+async fn login(server: &ServerProcess, user: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+        .name("tester")
+        .connect(server.url())
+        .await
+        .expect("login")
+}
+
+async fn next_json(sub: &mut async_nats::Subscriber) -> (String, Value) {
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("advisory in time")
+        .expect("subscription open");
+    let v = serde_json::from_slice(&m.payload).expect("advisory is JSON");
+    (m.subject.to_string(), v)
+}
+
+/// What a server says about connects and disconnects, and to a PING.
+async fn observe(server: &ServerProcess) -> (Value, Value, Value) {
+    let sys = login(server, "sys").await;
+    let mut events = sys.subscribe("$SYS.ACCOUNT.APP.>").await.expect("sub");
+    common::sync(&sys).await;
+    let app = login(server, "app").await;
+    common::sync(&app).await;
+    let connect = loop {
+        let (subject, v) = next_json(&mut events).await;
+        if subject == "$SYS.ACCOUNT.APP.CONNECT" {
+            break v;
+        }
+    };
+    drop(app);
+    let disconnect = loop {
+        let (subject, v) = next_json(&mut events).await;
+        if subject == "$SYS.ACCOUNT.APP.DISCONNECT" {
+            break v;
+        }
+    };
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        sys.request("$SYS.REQ.SERVER.PING", Bytes::new()),
+    )
+    .await
+    .expect("in time")
+    .expect("the server answers PING");
+    let ping: Value = serde_json::from_slice(&reply.payload).expect("PING reply is JSON");
+    (connect, disconnect, ping)
+}
+
+#[tokio::test]
+async fn advisories_and_ping_describe_server_and_client() {
+    let server = ServerProcess::strom_with_config(CONFIG, &[]);
+    let (connect, disconnect, ping) = observe(&server).await;
+    assert_eq!(connect["type"], "io.nats.server.advisory.v1.client_connect");
+    assert_eq!(connect["client"]["acc"], "APP");
+    assert_eq!(connect["client"]["user"], "app");
+    assert_eq!(connect["client"]["name"], "tester");
+    assert_eq!(connect["client"]["lang"], "rust");
+    assert_eq!(
+        disconnect["type"],
+        "io.nats.server.advisory.v1.client_disconnect"
+    );
+    assert_eq!(disconnect["client"]["id"], connect["client"]["id"]);
+    assert!(disconnect["client"]["stop"].is_string());
+    assert!(disconnect["reason"].is_string());
+    let raw = common::Raw::connect(&server.addr());
+    let info: Value =
+        serde_json::from_str(raw.info.trim_start_matches("INFO ").trim_end()).expect("INFO");
+    assert_eq!(ping["server"]["id"], info["server_id"]);
+    assert_eq!(connect["server"]["id"], info["server_id"]);
+    assert_eq!(ping["server"]["ver"], "2.15.1");
+    assert!(ping["statsz"]["connections"].as_u64().unwrap_or(0) >= 1);
+}
+
+#[tokio::test]
+async fn only_system_account_clients_are_answered() {
+    let server = ServerProcess::strom_with_config(CONFIG, &[]);
+    let app = login(&server, "app").await;
+    let err = app
+        .request("$SYS.REQ.SERVER.PING", Bytes::new())
+        .await
+        .expect_err("not answered outside the system account");
+    assert_eq!(err.kind(), async_nats::RequestErrorKind::NoResponders);
+}
+
+/// Every field strom sends exists in nats-server's message, with the same JSON type.
+#[tokio::test]
+async fn shapes_are_a_subset_of_nats_servers() {
+    let Some(reference) = reference_or_skip() else {
+        return;
+    };
+    let strom = ServerProcess::strom_with_config(CONFIG, &[]);
+    let nats = ServerProcess::reference(&reference, &[], Some(CONFIG));
+    let ours = observe(&strom).await;
+    let theirs = observe(&nats).await;
+    fn check(path: &str, ours: &Value, theirs: &Value) {
+        match (ours, theirs) {
+            (Value::Object(a), Value::Object(b)) => {
+                for (k, v) in a {
+                    let t = b
+                        .get(k)
+                        .unwrap_or_else(|| panic!("{path}.{k} not in nats-server's"));
+                    check(&format!("{path}.{k}"), v, t);
+                }
+            }
+            (a, b) => assert_eq!(
+                std::mem::discriminant(a),
+                std::mem::discriminant(b),
+                "{path}: {a} vs {b}"
+            ),
+        }
+    }
+    check("connect", &ours.0, &theirs.0);
+    check("disconnect", &ours.1, &theirs.1);
+    check("ping", &ours.2, &theirs.2);
+}
