@@ -13,6 +13,7 @@ pub mod identity;
 pub mod log;
 pub mod options;
 pub mod permissions;
+mod reload;
 mod rng;
 pub mod server;
 pub mod sublist;

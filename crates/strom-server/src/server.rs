@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rustc_hash::FxHashMap;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
@@ -41,8 +41,8 @@ pub struct Shared {
     /// The account clients land in without account configuration.
     pub global: Arc<Account>,
     /// Configured accounts by name.
-    accounts: FxHashMap<String, Arc<Account>>,
-    authenticator: Arc<Authenticator>,
+    accounts: RwLock<FxHashMap<String, Arc<Account>>>,
+    authenticator: RwLock<Arc<Authenticator>>,
     system: Option<System>,
     pub server_id: String,
     pub server_name: String,
@@ -109,7 +109,7 @@ impl Shared {
     /// blocking pool: a bcrypt comparison takes tens of milliseconds of CPU, and a flood of
     /// failed logins must not stall the threads that serve everyone else.
     pub(crate) async fn authenticate(&self, c: ConnectOptions, nonce: String) -> Option<Identity> {
-        let auth = self.authenticator.clone();
+        let auth = self.authenticator.read().clone();
         tokio::task::spawn_blocking(move || auth.authenticate(&c, &nonce))
             .await
             .ok()
@@ -164,21 +164,49 @@ impl Shared {
         self.global.sublist.count()
             + self
                 .accounts
+                .read()
                 .values()
                 .map(|a| a.sublist.count())
                 .sum::<u64>()
     }
 
+    /// Whether clients must authenticate (as of the last configuration load).
+    pub fn auth_required(&self) -> bool {
+        self.authenticator.read().required()
+    }
+
+    /// Swaps in new users, tokens and permissions; returns the authenticator now in force.
+    pub(crate) fn replace_authenticator(&self, auth: Authenticator) -> Arc<Authenticator> {
+        let auth = Arc::new(auth);
+        *self.authenticator.write() = auth.clone();
+        auth
+    }
+
+    /// Adds the accounts `names` that do not exist yet.
+    pub(crate) fn add_accounts(&self, names: &[String]) {
+        let mut accounts = self.accounts.write();
+        for n in names {
+            accounts
+                .entry(n.clone())
+                .or_insert_with(|| Arc::new(Account::new(n.clone())));
+        }
+    }
+
+    /// Every connected client.
+    pub(crate) fn clients(&self) -> Vec<Arc<ClientHandle>> {
+        self.clients.lock().values().cloned().collect()
+    }
+
     /// Whether INFO must carry a nonce for nkey challenges.
     pub(crate) fn needs_nonce(&self) -> bool {
-        self.authenticator.needs_nonce()
+        self.authenticator.read().needs_nonce()
     }
 
     /// The account with this name; `None` is the global account.
     pub fn account(&self, name: Option<&str>) -> Option<Arc<Account>> {
         match name {
             None => Some(self.global.clone()),
-            Some(n) => self.accounts.get(n).cloned(),
+            Some(n) => self.accounts.read().get(n).cloned(),
         }
     }
 
@@ -199,7 +227,7 @@ impl Shared {
             host: self.opts.host.clone(),
             port: self.port,
             headers: true,
-            auth_required: self.opts.auth_required(),
+            auth_required: self.auth_required(),
             max_payload: self.opts.max_payload,
             client_id: client.id,
             client_ip: client.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
@@ -228,12 +256,18 @@ impl Shared {
 #[derive(Clone)]
 pub struct Controller {
     state: Arc<watch::Sender<RunState>>,
+    shared: Arc<Shared>,
 }
 
 impl Controller {
     /// Stops accepting, closes every client, and makes [`Server::run`] return.
     pub fn shutdown(&self) {
         self.state.send_replace(RunState::Shutdown);
+    }
+
+    /// Applies a re-read configuration (see [`Shared::reload`]); returns what needs a restart.
+    pub async fn reload(&self, opts: &Options) -> Vec<String> {
+        self.shared.reload(opts).await
     }
 
     /// Enters lame duck mode (ignored once shutting down).
@@ -297,8 +331,8 @@ impl Server {
         let shared = Arc::new(Shared {
             opts,
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
-            accounts,
-            authenticator,
+            accounts: RwLock::new(accounts),
+            authenticator: RwLock::new(authenticator),
             system: Some(system),
             server_id,
             server_name,
@@ -335,6 +369,7 @@ impl Server {
     pub fn controller(&self) -> Controller {
         Controller {
             state: self.state.clone(),
+            shared: self.shared.clone(),
         }
     }
 

@@ -98,7 +98,11 @@ fn run(f: flags::Parsed) -> Result<()> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(opts.options, f.value("config")))
+    let reloader = Reloader {
+        config: f.value("config").map(str::to_string),
+        flags: f,
+    };
+    runtime.block_on(serve(opts.options, reloader))
 }
 
 /// Command-line flags win over the configuration file, as in nats-server.
@@ -144,7 +148,47 @@ fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
     Ok(())
 }
 
-async fn serve(opts: Options, config: Option<&str>) -> Result<()> {
+/// Re-reads the configuration file on SIGHUP, with the command line's flags over it again.
+struct Reloader {
+    config: Option<String>,
+    flags: flags::Parsed,
+}
+
+impl Reloader {
+    fn load(&self) -> Result<config::Loaded> {
+        let mut loaded = match &self.config {
+            Some(path) => config::load(path)?,
+            None => config::Loaded::default(),
+        };
+        apply_flags(&self.flags, &mut loaded.options)?;
+        Ok(loaded)
+    }
+
+    async fn reload(&self, ctl: &Controller) {
+        info!("Reloading server configuration");
+        match self.load() {
+            Ok(loaded) => {
+                let f = &self.flags;
+                let trace = f.switch("trace")
+                    || f.switch("VV")
+                    || f.switch("DV")
+                    || f.switch("DVV")
+                    || loaded.trace;
+                let debug = f.switch("debug") || f.switch("DV") || f.switch("DVV") || loaded.debug;
+                let _ = strom_server::log::configure(debug, trace, None);
+                for note in ctl.reload(&loaded.options).await {
+                    warn!("{note}");
+                }
+                info!("Reloaded server configuration");
+            }
+            Err(e) => strom_server::error!("Failed to reload server configuration: {e:#}"),
+        }
+    }
+}
+
+async fn serve(opts: Options, reloader: Reloader) -> Result<()> {
+    let config = reloader.config.clone();
+    let config = config.as_deref();
     info!("Starting strom");
     info!(
         "  Version:  {} (nats-server {NATS_VERSION} compatible)",
@@ -172,7 +216,7 @@ async fn serve(opts: Options, config: Option<&str>) -> Result<()> {
             .with_context(|| format!("could not write ports file {}", path.display()))?;
         ports_file = Some(path);
     }
-    spawn_signal_handlers(server.controller())?;
+    spawn_signal_handlers(server.controller(), reloader)?;
     server.run().await;
     for path in [pid_file, ports_file].into_iter().flatten() {
         let _ = std::fs::remove_file(path);
@@ -186,7 +230,7 @@ fn serde_json_ports(host: &str, port: u16) -> String {
 
 /// SIGINT/SIGTERM shut down, SIGUSR2 enters lame duck mode, SIGHUP asks for a reload and
 /// SIGUSR1 for reopening the log file — as nats-server.
-fn spawn_signal_handlers(ctl: Controller) -> Result<()> {
+fn spawn_signal_handlers(ctl: Controller, reloader: Reloader) -> Result<()> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -199,7 +243,7 @@ fn spawn_signal_handlers(ctl: Controller) -> Result<()> {
                 _ = int.recv() => { info!("Trapped \"interrupt\" signal"); ctl.shutdown(); }
                 _ = term.recv() => { info!("Trapped \"terminated\" signal"); ctl.shutdown(); }
                 _ = usr2.recv() => { ctl.lame_duck(); }
-                _ = hup.recv() => { warn!("Trapped \"hangup\" signal: configuration reload is not yet supported (issue #4)"); }
+                _ = hup.recv() => { reloader.reload(&ctl).await; }
                 _ = usr1.recv() => { info!("Trapped \"user defined signal 1\": log file reopen is not yet supported (issue #8)"); }
             }
             tokio::time::sleep(Duration::from_millis(1)).await;

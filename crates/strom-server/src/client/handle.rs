@@ -13,7 +13,9 @@ use tokio::sync::Notify;
 use super::outbound::Outbound;
 use super::responses::ResponseGrants;
 use super::socket::Socket;
+use crate::permissions::Permissions;
 use crate::subscription::Subscription;
+use strom_proto::wire::ConnectOptions;
 
 /// A client as seen by publishers, the server registry and the monitoring code.
 pub struct ClientHandle {
@@ -39,6 +41,11 @@ pub struct ClientHandle {
     account: Mutex<String>,
     /// `allow_responses` of this client's user: replies it may send to requests it received.
     pub(super) responses: Mutex<Option<ResponseGrants>>,
+    /// The first CONNECT and the INFO nonce, to authenticate again on reload.
+    connect: Mutex<Option<(ConnectOptions, String)>>,
+    /// New permissions from a reload, for the reader to take before its next operation.
+    pub(super) new_permissions: Mutex<Option<Option<Arc<Permissions>>>>,
+    pub(super) permissions_changed: AtomicBool,
     /// Tells the reader to stop (the writer closed the connection).
     pub(super) stop_reader: Notify,
 }
@@ -64,6 +71,9 @@ impl ClientHandle {
             epoch: Instant::now(),
             account: Mutex::new(crate::account::GLOBAL_ACCOUNT.to_string()),
             responses: Mutex::new(None),
+            connect: Mutex::new(None),
+            new_permissions: Mutex::new(None),
+            permissions_changed: AtomicBool::new(false),
             stop_reader: Notify::new(),
         }
     }
@@ -81,6 +91,21 @@ impl ClientHandle {
 
     pub(super) fn set_headers(&self, on: bool) {
         self.headers.store(on, Ordering::Relaxed);
+    }
+
+    /// What the client authenticated with.
+    pub fn connect_record(&self) -> Option<(ConnectOptions, String)> {
+        self.connect.lock().clone()
+    }
+
+    pub(super) fn set_connect_record(&self, opts: ConnectOptions, nonce: String) {
+        *self.connect.lock() = Some((opts, nonce));
+    }
+
+    /// Hands the reader new permissions (from a configuration reload).
+    pub fn replace_permissions(&self, perms: Option<Arc<Permissions>>) {
+        *self.new_permissions.lock() = Some(perms);
+        self.permissions_changed.store(true, Ordering::Release);
     }
 
     /// The name of the account this client is bound to.

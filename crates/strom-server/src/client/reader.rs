@@ -184,7 +184,7 @@ impl Conn {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
         let auth_deadline = Instant::now() + self.server.opts.auth_timeout;
-        let needs_auth = self.server.opts.auth_required();
+        let needs_auth = self.server.auth_required();
         loop {
             if buf.capacity() - buf.len() < read_size {
                 buf.reserve(read_size);
@@ -253,6 +253,9 @@ impl Conn {
     /// Parses and dispatches the complete operations in `buf`, stopping early at a CONNECT that
     /// needs authenticating.
     fn process(&mut self, buf: &mut BytesMut) -> Flow {
+        if self.handle.permissions_changed.load(Ordering::Acquire) {
+            self.take_new_permissions();
+        }
         let mut pos = 0;
         let result = loop {
             match parse(&buf[pos..], &self.limits) {
@@ -315,10 +318,7 @@ impl Conn {
 
     /// Handles one operation; returns false once the connection must close.
     fn dispatch(&mut self, op: ClientOp<'_>) -> bool {
-        if !self.connected
-            && self.server.opts.auth_required()
-            && !matches!(op, ClientOp::Connect(_))
-        {
+        if !self.connected && self.server.auth_required() && !matches!(op, ClientOp::Connect(_)) {
             return self.auth_violation();
         }
         match op {
@@ -369,6 +369,22 @@ impl Conn {
         false
     }
 
+    /// Adopts permissions a configuration reload gave this client.
+    fn take_new_permissions(&mut self) {
+        self.handle
+            .permissions_changed
+            .store(false, Ordering::Release);
+        let Some(perms) = self.handle.new_permissions.lock().take() else {
+            return;
+        };
+        *self.handle.responses.lock() = perms
+            .as_ref()
+            .and_then(|p| p.responses)
+            .map(ResponseGrants::new);
+        self.perms = perms;
+        self.pub_verdicts.clear();
+    }
+
     /// Reads CONNECT's JSON; a client that sends something else is closed, as nats-server does.
     fn parse_connect(&mut self, json: &[u8]) -> Option<ConnectOptions> {
         match ConnectOptions::parse(json) {
@@ -410,6 +426,8 @@ impl Conn {
             self.label = identity.label;
         }
         self.is_system = self.server.is_system_account(&self.account);
+        self.handle
+            .set_connect_record(opts.clone(), self.nonce.clone());
         let advisory = crate::system::ClientBlock {
             start: crate::system::timestamp(self.start),
             host: self

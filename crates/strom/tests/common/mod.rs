@@ -160,6 +160,11 @@ impl ServerProcess {
         server
     }
 
+    /// The configuration file the server was started with, when there is one.
+    pub fn config_path(&self) -> Option<PathBuf> {
+        self._dir.as_ref().map(|d| d.0.join("server.conf"))
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
