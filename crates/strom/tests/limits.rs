@@ -189,3 +189,37 @@ async fn write_deadline_cuts_off_a_reader_that_stops_reading() {
     .expect("drain");
     assert!(drained < 4000 * 8192, "connection closed early: {drained}");
 }
+
+/// A closed client's subscription may linger in an idle publisher's match cache; its socket must
+/// still be closed when the connection ends, or idle publishers would pile up open files.
+#[test]
+fn closed_connections_release_their_sockets() {
+    let server = ServerProcess::strom(&[]);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", server.pid()))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    };
+    let base = fds();
+    let mut publishers = Vec::new();
+    for i in 0..40 {
+        let mut sub = Raw::connect(&server.addr());
+        sub.exchange(&[CONNECT, format!("SUB leak.{i} 1\r\n").as_bytes()].concat());
+        let mut publisher = Raw::connect(&server.addr());
+        publisher.exchange(&[CONNECT, format!("PUB leak.{i} 1\r\nx\r\n").as_bytes()].concat());
+        let mut line = sub.read_line();
+        while line.starts_with("INFO ") {
+            line = sub.read_line();
+        }
+        assert!(line.starts_with("MSG leak."), "{line}");
+        drop(sub);
+        publishers.push(publisher);
+    }
+    // One more round trip per publisher would refresh its cache; they stay idle instead.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let expected = base + 40 + 2; // the publishers, and a little slack
+    while fds() > expected && std::time::Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    assert!(fds() <= expected, "{} open files with 40 clients", fds());
+}

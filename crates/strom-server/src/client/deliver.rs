@@ -200,11 +200,7 @@ pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> 
 /// Hands a receiver's queued frames to the kernel: directly, when its writer is idle, or by
 /// waking the writer.
 pub(crate) fn flush_client(c: &ClientHandle) {
-    let done = c
-        .socket
-        .as_ref()
-        .is_some_and(|s| c.out.flush_inline(s, INLINE_FLUSH_MAX));
-    if !done {
+    if !c.out.flush_inline(INLINE_FLUSH_MAX) {
         c.out.wake();
     }
 }

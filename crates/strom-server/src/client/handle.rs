@@ -22,8 +22,6 @@ pub struct ClientHandle {
     pub id: u64,
     pub addr: Option<SocketAddr>,
     pub out: Outbound,
-    /// The socket, for publishers that write to it directly; `None` for handles without one.
-    pub socket: Option<Arc<Socket>>,
     /// Subscriptions by sid. Only SUB, UNSUB, auto-unsubscribe and close touch it.
     pub subs: Mutex<FxHashMap<Bytes, Arc<Subscription>>>,
     /// Whether this client negotiated headers: publishers strip headers for it otherwise.
@@ -60,8 +58,7 @@ impl ClientHandle {
         ClientHandle {
             id,
             addr,
-            out: Outbound::new(max_pending),
-            socket,
+            out: Outbound::new(max_pending, socket),
             subs: Mutex::new(FxHashMap::default()),
             headers: AtomicBool::new(false),
             async_info: AtomicBool::new(false),

@@ -10,6 +10,8 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 
 use super::close::CloseReason;
+use std::sync::Arc;
+
 use super::socket::Socket;
 
 pub(super) struct OutState {
@@ -24,6 +26,9 @@ pub(super) struct OutState {
     pub(super) close: Option<CloseReason>,
     pub(super) msgs: u64,
     pub(super) bytes: u64,
+    /// The socket publishers may write to directly; dropped when the connection ends, so that
+    /// a subscription still held in some publisher's match cache does not keep the file open.
+    direct: Option<Arc<Socket>>,
 }
 
 /// A client's outbound queue.
@@ -45,7 +50,7 @@ pub enum Push {
 }
 
 impl Outbound {
-    pub fn new(max_pending: usize) -> Self {
+    pub fn new(max_pending: usize, socket: Option<Arc<Socket>>) -> Self {
         Outbound {
             state: Mutex::new(OutState {
                 buf: BytesMut::new(),
@@ -55,6 +60,7 @@ impl Outbound {
                 close: None,
                 msgs: 0,
                 bytes: 0,
+                direct: socket,
             }),
             wake: Notify::new(),
             max_pending,
@@ -128,8 +134,12 @@ impl Outbound {
     ///
     /// The lock is held across one non-blocking `write(2)`: publishers to this client wait that
     /// long, which is what nats-server's inline flush costs too, and far less than a wake-up.
-    pub fn flush_inline(&self, socket: &Socket, max: usize) -> bool {
-        let mut st = self.state.lock();
+    pub fn flush_inline(&self, max: usize) -> bool {
+        let mut guard = self.state.lock();
+        let st = &mut *guard;
+        let Some(socket) = st.direct.as_ref() else {
+            return false;
+        };
         // Shared payloads go out with one vectored write by the writer.
         if st.close.is_some() || st.in_flight > 0 || st.buf.len() > max || !st.inserts.is_empty() {
             return st.buf.is_empty() && st.inserts.is_empty() && st.close.is_none();
@@ -149,6 +159,11 @@ impl Outbound {
             // Full socket or an error: the writer waits for room or reports the error.
             Err(_) => false,
         }
+    }
+
+    /// Forgets the socket: the connection is over.
+    pub fn detach(&self) {
+        self.state.lock().direct = None;
     }
 
     /// Wakes the writer.
@@ -204,7 +219,7 @@ mod tests {
 
     #[test]
     fn slow_consumer_refuses_the_frame_that_passes_the_limit() {
-        let out = Outbound::new(10);
+        let out = Outbound::new(10, None);
         assert_eq!(
             out.push_msg(4, |b| b.extend_from_slice(b"12345678")),
             Push::Queued { first: true }
@@ -224,7 +239,7 @@ mod tests {
 
     #[test]
     fn first_reason_wins() {
-        let out = Outbound::new(100);
+        let out = Outbound::new(100, None);
         out.push_and_close(b"-ERR 'x'\r\n", CloseReason::ProtocolViolation);
         out.close(CloseReason::ServerShutdown);
         assert_eq!(out.close_reason(), Some(CloseReason::ProtocolViolation));

@@ -104,6 +104,7 @@ pub(super) async fn run(
     };
     client.out.close(reason);
     socket.shutdown();
+    client.out.detach();
     client.stop_reader.notify_one();
     reason
 }
