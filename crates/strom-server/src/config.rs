@@ -14,6 +14,7 @@ use thiserror::Error;
 use crate::auth::{Secret, User};
 use crate::options::Options;
 use crate::permissions::{Pattern, Permissions, ResponsePermission, Rule};
+use crate::tls::TlsOptions;
 
 /// A value that parses but cannot be used, with where it is.
 #[derive(Debug, Error)]
@@ -102,13 +103,15 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
     out.trace = cfg.trace.unwrap_or(false);
     out.log_file = cfg.logfile.as_ref().map(PathBuf::from);
     map_auth(cfg, &mut out)?;
+    if let Some(tls) = &cfg.tls {
+        out.options.tls = Some(map_tls(tls, &mut out.not_yet)?);
+    }
     for (name, block) in [
         ("cluster", &cfg.cluster),
         ("leafnodes", &cfg.leafnodes),
         ("gateway", &cfg.gateway),
         ("websocket", &cfg.websocket),
         ("mqtt", &cfg.mqtt),
-        ("tls", &cfg.tls),
     ] {
         if let Some(v) = block {
             out.not_yet.push(format!(
@@ -135,6 +138,59 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
         out.not_yet.push(w.to_string());
     }
     Ok(out)
+}
+
+/// Reads the `tls {}` block, and loads its files now so that a bad one is reported with the
+/// block's position (nats-server's `-t` checks them too).
+fn map_tls(v: &Value, not_yet: &mut Vec<String>) -> Result<TlsOptions, ConfigError> {
+    let m = v.as_map().ok_or_else(|| err(&v.at, "tls must be a map"))?;
+    let path = |k: &str| m.get(k).and_then(Value::as_str).map(PathBuf::from);
+    let (Some(cert), Some(key)) = (path("cert_file"), path("key_file")) else {
+        return Err(err(&v.at, "tls needs cert_file and key_file"));
+    };
+    let mut o = TlsOptions::new(cert, key);
+    o.ca_file = path("ca_file");
+    for e in m.iter() {
+        match e.key.to_ascii_lowercase().as_str() {
+            "cert_file" | "key_file" | "ca_file" => {}
+            "verify" => o.verify = e.value.as_bool().unwrap_or(false),
+            "verify_and_map" => {
+                o.verify = e.value.as_bool().unwrap_or(false);
+                not_yet.push(format!(
+                    "{}: tls verify_and_map verifies client certificates, but mapping them to users is not yet served (issue #4)",
+                    e.key_at
+                ));
+            }
+            "timeout" => {
+                o.timeout = match &e.value.kind {
+                    ValueKind::Integer(n) => Duration::from_secs(u64::try_from(*n).unwrap_or(0)),
+                    ValueKind::Float(f) if *f >= 0.0 => Duration::from_secs_f64(*f),
+                    ValueKind::String(s) => {
+                        strom_conf::parse_duration(s).map_err(|m| err(&e.value.at, m))?
+                    }
+                    _ => {
+                        return Err(err(
+                            &e.value.at,
+                            "timeout must be seconds or a duration such as \"2s\"",
+                        ))
+                    }
+                }
+            }
+            "handshake_first" | "first" | "immediate" => {
+                o.handshake_first = match &e.value.kind {
+                    ValueKind::Bool(b) => *b,
+                    ValueKind::String(s) => !matches!(s.as_str(), "false" | "off"),
+                    _ => true,
+                };
+            }
+            other => not_yet.push(format!(
+                "{}: tls option \"{other}\" is accepted but not yet served by Strom",
+                e.key_at
+            )),
+        }
+    }
+    crate::tls::server_config(&o).map_err(|e| err(&v.at, e.to_string()))?;
+    Ok(o)
 }
 
 /// nats-server: -1 asks for a random port, as does 0 here.

@@ -19,6 +19,7 @@ pub mod server;
 pub mod sublist;
 pub mod subscription;
 pub mod system;
+pub mod tls;
 
 pub use error::ServerError;
 pub use options::Options;

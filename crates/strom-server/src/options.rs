@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::AuthConfig;
+use crate::tls::TlsOptions;
 
 /// nats-server's default client port.
 pub const DEFAULT_PORT: u16 = 4222;
@@ -38,6 +39,8 @@ pub struct Options {
     pub auth: AuthConfig,
     /// Configured accounts, besides the global one.
     pub accounts: Vec<String>,
+    /// TLS for client connections; `None` serves plain TCP.
+    pub tls: Option<TlsOptions>,
     /// The system account's name (`$SYS` when not set).
     pub system_account: Option<String>,
     pub jetstream: bool,
@@ -67,6 +70,7 @@ impl Default for Options {
             auth: AuthConfig::default(),
             accounts: Vec::new(),
             system_account: None,
+            tls: None,
             jetstream: false,
             store_dir: None,
             http_port: None,

@@ -44,6 +44,7 @@ pub struct Shared {
     accounts: RwLock<FxHashMap<String, Arc<Account>>>,
     authenticator: RwLock<Arc<Authenticator>>,
     system: Option<System>,
+    tls: Option<(tokio_rustls::TlsAcceptor, crate::tls::TlsOptions)>,
     pub server_id: String,
     pub server_name: String,
     port: u16,
@@ -114,6 +115,11 @@ impl Shared {
             .await
             .ok()
             .flatten()
+    }
+
+    /// The TLS acceptor and options, when clients must use TLS.
+    pub(crate) fn tls(&self) -> Option<(&tokio_rustls::TlsAcceptor, &crate::tls::TlsOptions)> {
+        self.tls.as_ref().map(|(a, o)| (a, o))
     }
 
     /// The system account, when there is one.
@@ -228,6 +234,8 @@ impl Shared {
             port: self.port,
             headers: true,
             auth_required: self.auth_required(),
+            tls_required: self.tls.is_some(),
+            tls_verify: self.tls.as_ref().is_some_and(|(_, o)| o.verify),
             max_payload: self.opts.max_payload,
             client_id: client.id,
             client_ip: client.addr.map(|a| a.ip().to_string()).unwrap_or_default(),
@@ -323,6 +331,13 @@ impl Server {
             .or_insert_with(|| Arc::new(Account::new(sys_name)))
             .clone();
         let system = System::new(sys_account);
+        let tls = match &opts.tls {
+            Some(t) => Some((
+                tokio_rustls::TlsAcceptor::from(crate::tls::server_config(t)?),
+                t.clone(),
+            )),
+            None => None,
+        };
         let authenticator = Arc::new(Authenticator::new(&opts.auth));
         let server_name = opts
             .server_name
@@ -334,6 +349,7 @@ impl Server {
             accounts: RwLock::new(accounts),
             authenticator: RwLock::new(authenticator),
             system: Some(system),
+            tls,
             server_id,
             server_name,
             port,
@@ -386,6 +402,9 @@ impl Server {
             shared.opts.host,
             shared.port
         );
+        if shared.tls.is_some() {
+            crate::info!("TLS required for client connections");
+        }
         crate::info!("Server is ready");
         let end = loop {
             tokio::select! {

@@ -69,11 +69,11 @@ pub const FLAGS: &[FlagDef] = &[
     v(&["user"]),
     v(&["pass"]),
     v(&["auth"]),
-    later(&["tls"], Kind::Switch, "TLS (issue #4)"),
-    later(&["tlscert"], Kind::Value, "TLS (issue #4)"),
-    later(&["tlskey"], Kind::Value, "TLS (issue #4)"),
-    later(&["tlsverify"], Kind::Switch, "TLS (issue #4)"),
-    later(&["tlscacert"], Kind::Value, "TLS (issue #4)"),
+    s(&["tls"]),
+    v(&["tlscert"]),
+    v(&["tlskey"]),
+    s(&["tlsverify"]),
+    v(&["tlscacert"]),
     later(&["routes"], Kind::Value, "clustering"),
     later(&["cluster"], Kind::Value, "clustering"),
     later(&["cluster_name"], Kind::Value, "clustering"),
@@ -246,7 +246,15 @@ mod tests {
         assert_eq!(f.value("addr"), Some("127.0.0.1"));
         assert_eq!(f.value("name"), Some("x"));
         assert!(f.switch("DV"));
-        let f = p(&["-port=1", "--server_name=y", "-js", "-sd", "/tmp/x"]).expect("valid");
+        let f = p(&[
+            "-port=1",
+            "--server_name=y",
+            "-js",
+            "-sd",
+            "/tmp/x",
+            "--tls",
+        ])
+        .expect("valid");
         assert_eq!(f.value("port"), Some("1"));
         assert_eq!(f.value("name"), Some("y"));
         assert!(f.switch("jetstream"));

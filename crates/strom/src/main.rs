@@ -15,6 +15,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use strom_server::auth::{Secret, User};
 use strom_server::identity::NATS_VERSION;
+use strom_server::tls::TlsOptions;
 use strom_server::{info, warn, Controller, Options, Server};
 
 /// mimalloc keeps freed buffers for reuse instead of handing pages back and faulting them in
@@ -138,6 +139,18 @@ fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
     }
     if let Some(t) = f.value("auth") {
         o.auth.token = Some(Secret::new(t));
+    }
+    // nats-server: --tlscert/--tlskey turn TLS on (--tls alone needs them too); --tlsverify
+    // asks for client certificates signed by --tlscacert.
+    if let (Some(cert), Some(key)) = (f.value("tlscert"), f.value("tlskey")) {
+        let mut tls = TlsOptions::new(PathBuf::from(cert), PathBuf::from(key));
+        tls.verify = f.switch("tlsverify");
+        tls.ca_file = f.value("tlscacert").map(PathBuf::from);
+        o.tls = Some(tls);
+    } else if f.switch("tls") || f.switch("tlsverify") {
+        return Err(anyhow!(
+            "TLS needs a certificate and a key: --tlscert FILE --tlskey FILE"
+        ));
     }
     if f.switch("jetstream") {
         o.jetstream = true;

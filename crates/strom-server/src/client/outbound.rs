@@ -161,6 +161,11 @@ impl Outbound {
         }
     }
 
+    /// Lets publishers write to `socket` directly.
+    pub fn attach(&self, socket: Arc<Socket>) {
+        self.state.lock().direct = Some(socket);
+    }
+
     /// Forgets the socket: the connection is over.
     pub fn detach(&self) {
         self.state.lock().direct = None;

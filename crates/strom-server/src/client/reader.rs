@@ -86,20 +86,34 @@ pub(crate) async fn serve(
     addr: Option<SocketAddr>,
     id: u64,
 ) {
-    let socket = Arc::new(Socket::new(stream));
-    let handle = Arc::new(ClientHandle::new(
-        id,
-        addr,
-        server.opts.max_pending,
-        Some(socket.clone()),
-    ));
+    let handle = Arc::new(ClientHandle::new(id, addr, server.opts.max_pending, None));
     server.register(handle.clone());
     crate::debug!("{} - Client connection created", handle.log_prefix());
     let mut conn = Conn::new(server.clone(), handle.clone());
     if server.needs_nonce() {
         conn.nonce = crate::auth::new_nonce();
     }
-    conn.send_info(false);
+    let socket = match server.tls() {
+        None => {
+            let socket = Arc::new(Socket::tcp(stream));
+            handle.out.attach(socket.clone());
+            conn.send_info(false);
+            socket
+        }
+        Some((acceptor, opts)) => match tls_handshake(&conn, stream, acceptor, opts).await {
+            Some(tls) => {
+                let socket = Arc::new(Socket::tls(tls));
+                if opts.handshake_first {
+                    conn.send_info(false);
+                }
+                socket
+            }
+            None => {
+                server.unregister(&handle);
+                return;
+            }
+        },
+    };
     let cfg = WriterConfig {
         ping_interval: server.opts.ping_interval,
         ping_max: server.opts.ping_max,
@@ -114,6 +128,51 @@ pub(crate) async fn serve(
         handle.log_prefix(),
         reason
     );
+}
+
+/// Sends INFO in the clear (unless the handshake comes first), then runs the TLS handshake
+/// within the configured timeout. A client that does not speak TLS is closed, as nats-server
+/// closes it.
+async fn tls_handshake(
+    conn: &Conn,
+    mut stream: TcpStream,
+    acceptor: &tokio_rustls::TlsAcceptor,
+    opts: &crate::tls::TlsOptions,
+) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
+    use tokio::io::AsyncWriteExt;
+    if !opts.handshake_first {
+        let json = conn.server.info_json(&conn.handle, false, &conn.nonce);
+        let mut line = BytesMut::with_capacity(json.len() + 8);
+        encode::write_info(&mut line, &json);
+        let sent = tokio::time::timeout(opts.timeout, stream.write_all(&line)).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return None;
+        }
+    }
+    // A TLS handshake opens with a handshake record (0x16). nats-server closes anything else
+    // without a word; rustls would answer with an alert, so look before handing over.
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(opts.timeout, stream.peek(&mut first)).await {
+        Ok(Ok(1)) if first[0] == 0x16 => {}
+        _ => {
+            crate::debug!(
+                "{} - not a TLS handshake, closing",
+                conn.handle.log_prefix()
+            );
+            return None;
+        }
+    }
+    match tokio::time::timeout(opts.timeout, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        Ok(Err(e)) => {
+            crate::error!("{} - TLS handshake error: {e}", conn.handle.log_prefix());
+            None
+        }
+        Err(_) => {
+            crate::error!("{} - TLS handshake timeout", conn.handle.log_prefix());
+            None
+        }
+    }
 }
 
 impl Conn {

@@ -1,0 +1,102 @@
+//! TLS for client connections, with rustls: the server certificate and key, optional client
+//! certificate verification against a CA (mTLS), and the handshake timeout.
+//!
+//! As nats-server does, the server sends its INFO in plain text (announcing `tls_required`) and
+//! the client then starts the handshake; with `handshake_first` the handshake comes before
+//! anything else. A client that does not start TLS is closed when the handshake fails.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use thiserror::Error;
+
+/// The `tls {}` block (or `--tls*` flags).
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// CA bundle for verifying client certificates.
+    pub ca_file: Option<PathBuf>,
+    /// Require and verify a client certificate.
+    pub verify: bool,
+    /// How long a handshake may take (nats-server's default is 2 s).
+    pub timeout: Duration,
+    /// Handshake before the server sends INFO.
+    pub handshake_first: bool,
+}
+
+impl TlsOptions {
+    pub fn new(cert_file: PathBuf, key_file: PathBuf) -> Self {
+        TlsOptions {
+            cert_file,
+            key_file,
+            ca_file: None,
+            verify: false,
+            timeout: Duration::from_secs(2),
+            handshake_first: false,
+        }
+    }
+}
+
+/// Why a TLS setup could not be built.
+#[derive(Debug, Error)]
+pub enum TlsError {
+    #[error("error parsing X509 certificate/key pair: {path}: {reason}")]
+    Pem { path: PathBuf, reason: String },
+    #[error("no certificate found in {0}")]
+    NoCertificate(PathBuf),
+    #[error("tls: verify requires ca_file with the certificates that sign client certificates")]
+    VerifyWithoutCa,
+    #[error("invalid TLS setup: {0}")]
+    Rustls(#[from] rustls::Error),
+    #[error("invalid client certificate authorities: {0}")]
+    Verifier(String),
+}
+
+fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| TlsError::Pem {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TlsError::NoCertificate(path.to_path_buf()));
+    }
+    Ok(certs)
+}
+
+/// Builds the rustls configuration, reading the files now so that a bad path or key is reported
+/// at start-up.
+///
+/// # Errors
+/// A [`TlsError`] naming the file that could not be used.
+pub fn server_config(o: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let chain = certs(&o.cert_file)?;
+    let key = PrivateKeyDer::from_pem_file(&o.key_file).map_err(|e| TlsError::Pem {
+        path: o.key_file.clone(),
+        reason: e.to_string(),
+    })?;
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?;
+    let builder = if o.verify {
+        let ca = o.ca_file.as_ref().ok_or(TlsError::VerifyWithoutCa)?;
+        let mut roots = RootCertStore::empty();
+        for c in certs(ca)? {
+            roots.add(c)?;
+        }
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| TlsError::Verifier(e.to_string()))?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    Ok(Arc::new(builder.with_single_cert(chain, key)?))
+}

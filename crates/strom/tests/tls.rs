@@ -1,0 +1,186 @@
+//! TLS with certificates made in the test (rcgen): encrypted clients, client-certificate
+//! verification, and a plain-text client refused as nats-server refuses it.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{reference_or_skip, Raw, ServerProcess, TempDir};
+use futures::StreamExt;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+/// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files.
+struct Pki {
+    dir: TempDir,
+}
+
+impl Pki {
+    fn new() -> Pki {
+        let dir = TempDir::new("pki");
+        let ca_key = KeyPair::generate().expect("key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("CA");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let server_key = KeyPair::generate().expect("key");
+        let server = CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()])
+            .expect("params")
+            .signed_by(&server_key, &issuer)
+            .expect("server cert");
+        let client_key = KeyPair::generate().expect("key");
+        let client = CertificateParams::new(vec!["client.example".into()])
+            .expect("params")
+            .signed_by(&client_key, &issuer)
+            .expect("client cert");
+        let write =
+            |name: &str, text: String| std::fs::write(dir.0.join(name), text).expect("written");
+        write("ca.pem", ca.pem());
+        write("server.pem", server.pem());
+        write("server-key.pem", server_key.serialize_pem());
+        write("client.pem", client.pem());
+        write("client-key.pem", client_key.serialize_pem());
+        Pki { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.0.join(name)
+    }
+
+    fn config(&self, extra: &str) -> String {
+        format!(
+            "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  timeout: 1\n  {extra}\n}}\n",
+            self.path("server.pem").display(),
+            self.path("server-key.pem").display(),
+            self.path("ca.pem").display()
+        )
+    }
+}
+
+async fn round_trip(client: &async_nats::Client) {
+    let mut sub = client.subscribe("tls.test").await.expect("sub");
+    common::sync(client).await;
+    client
+        .publish("tls.test", Bytes::from_static(b"secret"))
+        .await
+        .expect("publish");
+    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("in time")
+        .expect("open");
+    assert_eq!(&m.payload[..], b"secret");
+}
+
+#[tokio::test]
+async fn clients_connect_over_tls() {
+    let pki = Pki::new();
+    let mut server = ServerProcess::strom_with_config(&pki.config(""), &[]);
+    server.wait_for_log(
+        "TLS required for client connections",
+        Duration::from_secs(5),
+    );
+    let raw = Raw::connect(&server.addr());
+    assert!(raw.info.contains("\"tls_required\":true"), "{}", raw.info);
+    let client = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(pki.path("ca.pem"))
+        .connect(server.url())
+        .await
+        .expect("TLS connect");
+    round_trip(&client).await;
+}
+
+#[test]
+fn plain_text_clients_are_refused_like_nats_server() {
+    let pki = Pki::new();
+    let config = pki.config("");
+    let talk = |server: &ServerProcess| {
+        let mut raw = Raw::connect(&server.addr());
+        raw.send(b"CONNECT {\"verbose\":false}\r\nPING\r\n");
+        raw.until_closed()
+    };
+    let strom = ServerProcess::strom_with_config(&config, &[]);
+    let ours = talk(&strom);
+    assert!(
+        !ours.contains("PONG"),
+        "no plain-text conversation: {ours:?}"
+    );
+    if let Some(reference) = reference_or_skip() {
+        let nats = ServerProcess::reference(&reference, &[], Some(&config));
+        assert_eq!(ours, talk(&nats));
+    }
+}
+
+#[tokio::test]
+async fn verify_requires_a_client_certificate_from_the_ca() {
+    let pki = Pki::new();
+    let server = ServerProcess::strom_with_config(&pki.config("verify: true"), &[]);
+    let raw = Raw::connect(&server.addr());
+    assert!(raw.info.contains("\"tls_verify\":true"), "{}", raw.info);
+    let without = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(pki.path("ca.pem"))
+        .connect(server.url())
+        .await;
+    assert!(without.is_err(), "no client certificate is refused");
+    let with = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(pki.path("ca.pem"))
+        .add_client_certificate(pki.path("client.pem"), pki.path("client-key.pem"))
+        .connect(server.url())
+        .await
+        .expect("client certificate accepted");
+    round_trip(&with).await;
+}
+
+#[tokio::test]
+async fn handshake_first_skips_the_plain_info() {
+    let pki = Pki::new();
+    let server = ServerProcess::strom_with_config(&pki.config("handshake_first: true"), &[]);
+    let client = async_nats::ConnectOptions::new()
+        .tls_first()
+        .add_root_certificates(pki.path("ca.pem"))
+        .connect(server.url())
+        .await
+        .expect("TLS-first connect");
+    round_trip(&client).await;
+}
+
+#[test]
+fn missing_certificate_files_fail_the_config_check() {
+    let dir = TempDir::new("badtls");
+    let path = dir.0.join("tls.conf");
+    std::fs::write(&path, "port: 4222\ntls {\n  cert_file: \"/nonexistent/cert.pem\"\n  key_file: \"/nonexistent/key.pem\"\n}\n")
+        .expect("written");
+    let out = std::process::Command::new(common::strom_bin())
+        .args(["-t", "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains(&format!("{}:2:", path.display())), "{text}");
+    assert!(text.contains("/nonexistent/cert.pem"), "{text}");
+}
+
+#[tokio::test]
+async fn tls_from_the_command_line() {
+    let pki = Pki::new();
+    let cert = pki.path("server.pem");
+    let key = pki.path("server-key.pem");
+    let server = ServerProcess::strom(&[
+        "--tls",
+        "--tlscert",
+        cert.to_str().expect("utf-8 path"),
+        "--tlskey",
+        key.to_str().expect("utf-8 path"),
+    ]);
+    let client = async_nats::ConnectOptions::new()
+        .require_tls(true)
+        .add_root_certificates(pki.path("ca.pem"))
+        .connect(server.url())
+        .await
+        .expect("TLS connect");
+    round_trip(&client).await;
+}
