@@ -1,6 +1,7 @@
 //! Accounts: isolated subject spaces. Every client belongs to exactly one; messages never cross
 //! from one account's sublist to another's except through imports and exports.
 
+use crate::links::Links;
 use crate::sublist::Sublist;
 
 /// The account clients land in when no accounts are configured, as in nats-server.
@@ -10,6 +11,8 @@ pub const GLOBAL_ACCOUNT: &str = "$G";
 pub struct Account {
     pub name: String,
     pub sublist: Sublist,
+    /// Exports and imports connecting this account to others.
+    pub links: Links,
 }
 
 impl Account {
@@ -17,6 +20,7 @@ impl Account {
         Account {
             name: name.into(),
             sublist: Sublist::new(),
+            links: Links::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use strom_conf::{Map, Position, ServerConfig, Value, ValueKind};
 use thiserror::Error;
 
 use crate::auth::{Secret, User};
+use crate::links::Import;
 use crate::options::Options;
 use crate::permissions::{Pattern, Permissions, ResponsePermission, Rule};
 use crate::tls::TlsOptions;
@@ -261,6 +262,8 @@ fn map_accounts(
             "accounts must be a map of account names to blocks",
         )
     })?;
+    let mut exports: Vec<Export> = Vec::new();
+    let mut imports: Vec<(Import, Position)> = Vec::new();
     for entry in map.iter() {
         let name = entry.key.clone();
         out.options.accounts.push(name.clone());
@@ -270,20 +273,162 @@ fn map_accounts(
         for e in block.iter() {
             match e.key.as_str() {
                 "users" => {
-                    let users = e.value.as_array().ok_or_else(|| err(&e.value.at, "users must be an array"))?;
+                    let users = e
+                        .value
+                        .as_array()
+                        .ok_or_else(|| err(&e.value.at, "users must be an array"))?;
                     for u in users {
-                        out.options.auth.users.push(account_user(u, &name, default_perms.clone())?);
+                        out.options
+                            .auth
+                            .users
+                            .push(account_user(u, &name, default_perms.clone())?);
+                    }
+                }
+                "exports" => {
+                    let list = e
+                        .value
+                        .as_array()
+                        .ok_or_else(|| err(&e.value.at, "exports must be an array"))?;
+                    for x in list {
+                        exports.push(export(x, &name)?);
+                    }
+                }
+                "imports" => {
+                    let list = e
+                        .value
+                        .as_array()
+                        .ok_or_else(|| err(&e.value.at, "imports must be an array"))?;
+                    for i in list {
+                        imports.push((import(i, &name)?, i.at.clone()));
                     }
                 }
                 "jetstream" => {}
                 other => out.not_yet.push(format!(
-                    "{}: account {name}: \"{other}\" is accepted but not yet served by Strom (issue #4)",
+                    "{}: account {name}: \"{other}\" is accepted but not yet served by Strom",
                     e.key_at
                 )),
             }
         }
     }
+    // nats-server refuses an import its exporter does not allow.
+    for (i, at) in imports {
+        let (kind, exporter, importer, subject) = match &i {
+            Import::Stream {
+                exporter,
+                importer,
+                subject,
+                ..
+            } => ("stream", exporter, importer, subject),
+            Import::Service {
+                exporter,
+                importer,
+                subject,
+                ..
+            } => ("service", exporter, importer, subject),
+        };
+        let allowed = exports.iter().any(|x| {
+            x.kind == kind
+                && &x.account == exporter
+                && strom_proto::subject::matches(x.subject.as_bytes(), subject.as_bytes())
+                    | (x.subject == *subject)
+                && x.accounts.as_ref().is_none_or(|a| a.contains(importer))
+        });
+        if !allowed {
+            return Err(err(
+                &at,
+                format!("Error adding {kind} import \"{subject}\": {kind} import not authorized"),
+            ));
+        }
+        out.options.imports.push(i);
+    }
     Ok(())
+}
+
+/// One `exports` entry.
+struct Export {
+    kind: &'static str,
+    account: String,
+    subject: String,
+    accounts: Option<Vec<String>>,
+}
+
+fn export(v: &Value, account: &str) -> Result<Export, ConfigError> {
+    let m = v
+        .as_map()
+        .ok_or_else(|| err(&v.at, "an export must be a map with stream or service"))?;
+    let (kind, subject) = match (m.get("stream"), m.get("service")) {
+        (Some(s), None) => ("stream", s),
+        (None, Some(s)) => ("service", s),
+        _ => {
+            return Err(err(
+                &v.at,
+                "an export needs exactly one of stream or service",
+            ))
+        }
+    };
+    let subject = subject
+        .as_str()
+        .ok_or_else(|| err(&subject.at, "the exported subject must be a string"))?
+        .to_string();
+    let accounts = match m.get("accounts") {
+        Some(a) => Some(
+            a.as_array()
+                .ok_or_else(|| err(&a.at, "accounts must be a list of account names"))?
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect(),
+        ),
+        None => None,
+    };
+    Ok(Export {
+        kind,
+        account: account.to_string(),
+        subject,
+        accounts,
+    })
+}
+
+fn import(v: &Value, importer: &str) -> Result<Import, ConfigError> {
+    let m = v
+        .as_map()
+        .ok_or_else(|| err(&v.at, "an import must be a map with stream or service"))?;
+    let (kind, source) = match (m.get("stream"), m.get("service")) {
+        (Some(s), None) => ("stream", s),
+        (None, Some(s)) => ("service", s),
+        _ => {
+            return Err(err(
+                &v.at,
+                "an import needs exactly one of stream or service",
+            ))
+        }
+    };
+    let src = source
+        .as_map()
+        .ok_or_else(|| err(&source.at, "expected {account: NAME, subject: SUBJECT}"))?;
+    let field = |k: &str| {
+        src.get(k)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| err(&source.at, format!("the {kind} import needs {k}")))
+    };
+    let exporter = field("account")?;
+    let subject = field("subject")?;
+    let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+    Ok(match kind {
+        "stream" => Import::Stream {
+            exporter,
+            importer: importer.to_string(),
+            subject,
+            prefix: text("prefix"),
+            to: text("to"),
+        },
+        _ => Import::Service {
+            exporter,
+            importer: importer.to_string(),
+            subject,
+            to: text("to"),
+        },
+    })
 }
 
 fn account_user(

@@ -10,6 +10,8 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("account imports: {0}")]
+    Links(#[from] crate::links::LinkError),
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
     #[error("could not write pid file {path}: {source}")]

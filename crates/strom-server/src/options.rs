@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::AuthConfig;
+use crate::links::Import;
 use crate::tls::TlsOptions;
 
 /// nats-server's default client port.
@@ -41,6 +42,8 @@ pub struct Options {
     pub accounts: Vec<String>,
     /// TLS for client connections; `None` serves plain TCP.
     pub tls: Option<TlsOptions>,
+    /// Stream and service imports between accounts.
+    pub imports: Vec<Import>,
     /// The system account's name (`$SYS` when not set).
     pub system_account: Option<String>,
     pub jetstream: bool,
@@ -70,6 +73,7 @@ impl Default for Options {
             auth: AuthConfig::default(),
             accounts: Vec::new(),
             system_account: None,
+            imports: Vec::new(),
             tls: None,
             jetstream: false,
             store_dir: None,

@@ -9,6 +9,7 @@ use strom_proto::encode::{write_msg, write_msg_head};
 use super::handle::ClientHandle;
 use super::outbound::Push;
 use super::reader::Conn;
+use crate::links::Hop;
 use crate::server::Shared;
 use crate::sublist::SubResult;
 use crate::subscription::{Claim, Subscription};
@@ -68,6 +69,31 @@ impl Conn {
             msg.shared = Some(Bytes::copy_from_slice(msg.payload));
         }
         let msg = &*msg;
+        let mut delivered = self.deliver_to_all(&result, msg);
+        if self.account.links.any() {
+            for hop in self.account.links.hops(msg.subject, msg.reply) {
+                delivered |= self.route_into(&hop, msg);
+            }
+        }
+        delivered
+    }
+
+    /// Delivers a message into another account (an import), under that account's subject.
+    fn route_into(&mut self, hop: &Hop, msg: &Msg<'_>) -> bool {
+        let result = hop.account.sublist.matches(&hop.subject);
+        let crossed = Msg {
+            shared: msg.shared.clone(),
+            subject: &hop.subject,
+            reply: hop.reply.as_deref(),
+            headers: msg.headers,
+            payload: msg.payload,
+        };
+        self.deliver_to_all(&result, &crossed)
+    }
+
+    /// Every plain subscription, and one member of each queue group; returns whether anyone
+    /// took the message.
+    fn deliver_to_all(&mut self, result: &SubResult, msg: &Msg<'_>) -> bool {
         let mut delivered = false;
         for sub in &result.psubs {
             delivered |= self.deliver(sub, msg);

@@ -1,0 +1,237 @@
+//! Exports and imports between accounts: the only ways a message crosses from one account's
+//! subject space into another's.
+//!
+//! - A **stream import** copies messages published in the exporting account on the exported
+//!   subjects into the importing account, under a prefix or another subject.
+//! - A **service import** forwards requests published in the importing account to the exporting
+//!   account. The reply subject is replaced by a one-time `_R_.…` subject in the exporter; the
+//!   responder's answer to it is carried back to the requester's original reply subject in the
+//!   importer, as nats-server does.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use rand::Rng;
+use rustc_hash::FxHashMap;
+use strom_proto::subject::matches;
+
+use crate::account::Account;
+
+/// What a configuration declares, by account name; wired into accounts at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Import {
+    Stream {
+        exporter: String,
+        importer: String,
+        /// The subjects imported, as the exporter names them.
+        subject: String,
+        /// `prefix: p` puts `p.` before every subject.
+        prefix: Option<String>,
+        /// `to: s` delivers a literal import under another literal subject.
+        to: Option<String>,
+    },
+    Service {
+        exporter: String,
+        importer: String,
+        /// The exporter's subject.
+        subject: String,
+        /// The subject requesters use in the importing account (the exporter's by default).
+        to: Option<String>,
+    },
+}
+
+/// A stream import, seen from the exporting account.
+pub struct StreamOut {
+    filter: Vec<u8>,
+    to: Weak<Account>,
+    prefix: Option<Vec<u8>>,
+    rename: Option<Vec<u8>>,
+}
+
+/// A service import, seen from the importing account.
+pub struct ServiceIn {
+    local: Vec<u8>,
+    exporter: Weak<Account>,
+    remote: Vec<u8>,
+}
+
+/// A pending answer to a forwarded request.
+struct Response {
+    to: Weak<Account>,
+    reply: Bytes,
+    expires: Instant,
+}
+
+/// Responses nobody sent are forgotten after this long.
+const RESPONSE_TTL: Duration = Duration::from_secs(120);
+
+/// An account's links to others.
+#[derive(Default)]
+pub struct Links {
+    /// Whether any link exists: publishes in unlinked accounts skip everything here.
+    any: AtomicBool,
+    streams_out: RwLock<Vec<StreamOut>>,
+    services_in: RwLock<Vec<ServiceIn>>,
+    responses: Mutex<FxHashMap<Bytes, Response>>,
+    /// The account these links belong to, for answers that must find their way back.
+    owner: RwLock<Weak<Account>>,
+}
+
+/// Where a message goes in another account.
+pub struct Hop {
+    pub account: Arc<Account>,
+    pub subject: Bytes,
+    pub reply: Option<Bytes>,
+}
+
+impl Links {
+    #[inline]
+    pub fn any(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
+    /// Where else a message published in this account on `subject` goes.
+    pub fn hops(&self, subject: &[u8], reply: Option<&[u8]>) -> Vec<Hop> {
+        let mut out = Vec::new();
+        for s in self.streams_out.read().iter() {
+            if !matches(&s.filter, subject) {
+                continue;
+            }
+            let Some(account) = s.to.upgrade() else {
+                continue;
+            };
+            let mapped = match (&s.rename, &s.prefix) {
+                (Some(to), _) => Bytes::copy_from_slice(to),
+                (None, Some(p)) => Bytes::from([p.as_slice(), b".", subject].concat()),
+                (None, None) => Bytes::copy_from_slice(subject),
+            };
+            out.push(Hop {
+                account,
+                subject: mapped,
+                reply: reply.map(Bytes::copy_from_slice),
+            });
+        }
+        for s in self.services_in.read().iter() {
+            if !matches(&s.local, subject) {
+                continue;
+            }
+            let Some(account) = s.exporter.upgrade() else {
+                continue;
+            };
+            let remote = if strom_proto::subject::has_wildcard(&s.remote) {
+                Bytes::copy_from_slice(subject)
+            } else {
+                Bytes::copy_from_slice(&s.remote)
+            };
+            let reply = reply.map(|r| account.links.expect_response(r, self));
+            out.push(Hop {
+                account,
+                subject: remote,
+                reply,
+            });
+        }
+        if subject.starts_with(b"_R_.") {
+            let mut responses = self.responses.lock();
+            if let Some(r) = responses.remove(subject) {
+                if r.expires > Instant::now() {
+                    if let Some(account) = r.to.upgrade() {
+                        out.push(Hop {
+                            account,
+                            subject: r.reply,
+                            reply: None,
+                        });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Registers a one-time reply subject in this (exporting) account that leads back to
+    /// `reply` in the account whose links are `importer`.
+    fn expect_response(&self, reply: &[u8], importer: &Links) -> Bytes {
+        let mut rng = rand::thread_rng();
+        let token: String = (0..16)
+            .map(|_| {
+                char::from(
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+                        [rng.gen_range(0..62)],
+                )
+            })
+            .collect();
+        let subject = Bytes::from(format!("_R_.{token}"));
+        let now = Instant::now();
+        let mut responses = self.responses.lock();
+        if responses.len() >= 1024 {
+            responses.retain(|_, r| r.expires > now);
+        }
+        responses.insert(
+            subject.clone(),
+            Response {
+                to: importer.owner.read().clone(),
+                reply: Bytes::copy_from_slice(reply),
+                expires: now + RESPONSE_TTL,
+            },
+        );
+        self.any.store(true, Ordering::Relaxed);
+        subject
+    }
+}
+
+/// Why an import cannot be wired.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("import from unknown account \"{0}\"")]
+    UnknownAccount(String),
+}
+
+/// Wires `imports` into `accounts` (by name).
+///
+/// # Errors
+/// [`LinkError::UnknownAccount`] when an import names an account that does not exist.
+pub fn wire(
+    imports: &[Import],
+    account: impl Fn(&str) -> Option<Arc<Account>>,
+) -> Result<(), LinkError> {
+    let get = |n: &str| account(n).ok_or_else(|| LinkError::UnknownAccount(n.to_string()));
+    for import in imports {
+        match import {
+            Import::Stream {
+                exporter,
+                importer,
+                subject,
+                prefix,
+                to,
+            } => {
+                let (exp, imp) = (get(exporter)?, get(importer)?);
+                exp.links.streams_out.write().push(StreamOut {
+                    filter: subject.as_bytes().to_vec(),
+                    to: Arc::downgrade(&imp),
+                    prefix: prefix.as_ref().map(|p| p.as_bytes().to_vec()),
+                    rename: to.as_ref().map(|t| t.as_bytes().to_vec()),
+                });
+                exp.links.any.store(true, Ordering::Relaxed);
+            }
+            Import::Service {
+                exporter,
+                importer,
+                subject,
+                to,
+            } => {
+                let (exp, imp) = (get(exporter)?, get(importer)?);
+                *exp.links.owner.write() = Arc::downgrade(&exp);
+                *imp.links.owner.write() = Arc::downgrade(&imp);
+                imp.links.services_in.write().push(ServiceIn {
+                    local: to.as_deref().unwrap_or(subject).as_bytes().to_vec(),
+                    exporter: Arc::downgrade(&exp),
+                    remote: subject.as_bytes().to_vec(),
+                });
+                imp.links.any.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(())
+}

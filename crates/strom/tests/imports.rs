@@ -1,0 +1,118 @@
+//! Exports and imports between accounts: a stream import under a prefix, a service import whose
+//! replies find their way back, and an import the exporter does not allow, refused at start.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{reference_or_skip, ServerProcess, TempDir};
+use futures::StreamExt;
+
+const CONFIG: &str = r#"
+accounts {
+  A {
+    users: [ { user: a, password: a } ]
+    exports: [ { stream: "events.>" }, { service: "svc.*" } ]
+  }
+  B {
+    users: [ { user: b, password: b } ]
+    imports: [
+      { stream: { account: A, subject: "events.>" }, prefix: "from_a" }
+      { service: { account: A, subject: "svc.echo" }, to: "echo" }
+    ]
+  }
+}
+"#;
+
+async fn login(server: &ServerProcess, user: &str) -> async_nats::Client {
+    async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+        .connect(server.url())
+        .await
+        .expect("login")
+}
+
+/// What B sees of A's events, and what B's request to A's service returns.
+async fn story(server: &ServerProcess) -> (Vec<String>, String) {
+    let a = login(server, "a").await;
+    let b = login(server, "b").await;
+    let mut events = b.subscribe("from_a.>").await.expect("sub");
+    let mut direct = b.subscribe("events.>").await.expect("sub");
+    common::sync(&b).await;
+    let mut svc = a.subscribe("svc.echo").await.expect("sub");
+    common::sync(&a).await;
+    let responder = a.clone();
+    tokio::spawn(async move {
+        while let Some(req) = svc.next().await {
+            if let Some(reply) = req.reply {
+                let mut body = b"echo:".to_vec();
+                body.extend_from_slice(&req.payload);
+                let _ = responder.publish(reply, body.into()).await;
+            }
+        }
+    });
+    a.publish("events.orders.created", Bytes::from_static(b"1"))
+        .await
+        .expect("publish");
+    a.publish("other.thing", Bytes::from_static(b"2"))
+        .await
+        .expect("publish");
+    common::sync(&a).await;
+    let got = tokio::time::timeout(Duration::from_secs(5), events.next())
+        .await
+        .expect("imported event in time")
+        .expect("open");
+    common::sync(&b).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), direct.next())
+            .await
+            .is_err(),
+        "B's own events.> sees nothing of A's"
+    );
+    let reply = tokio::time::timeout(
+        Duration::from_secs(5),
+        b.request("echo", Bytes::from_static(b"hi")),
+    )
+    .await
+    .expect("in time")
+    .expect("the service answers across accounts");
+    (
+        vec![
+            got.subject.to_string(),
+            String::from_utf8_lossy(&got.payload).into_owned(),
+        ],
+        String::from_utf8_lossy(&reply.payload).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn stream_and_service_imports_cross_accounts() {
+    let strom = ServerProcess::strom_with_config(CONFIG, &[]);
+    let ours = story(&strom).await;
+    assert_eq!(ours.0, vec!["from_a.events.orders.created", "1"]);
+    assert_eq!(ours.1, "echo:hi");
+    if let Some(reference) = reference_or_skip() {
+        let nats = ServerProcess::reference(&reference, &[], Some(CONFIG));
+        assert_eq!(ours, story(&nats).await);
+    }
+}
+
+#[test]
+fn imports_the_exporter_does_not_allow_are_refused() {
+    let dir = TempDir::new("imports");
+    let path = dir.0.join("bad.conf");
+    std::fs::write(
+        &path,
+        "accounts {\n  A { users: [ { user: a, password: a } ] }\n  B {\n    users: [ { user: b, password: b } ]\n    imports: [ { stream: { account: A, subject: \"x.>\" }, prefix: a } ]\n  }\n}\n",
+    )
+    .expect("written");
+    let out = std::process::Command::new(common::strom_bin())
+        .args(["-t", "-c"])
+        .arg(&path)
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("stream import not authorized"), "{text}");
+    assert!(text.contains(&format!("{}:5:", path.display())), "{text}");
+}
