@@ -107,7 +107,21 @@ impl Authenticator {
     }
 
     /// Checks a CONNECT. `nonce` is what this connection's INFO carried.
-    pub fn authenticate(&self, c: &ConnectOptions, nonce: &str) -> Option<Identity> {
+    ///
+    /// `cert` holds the names of a verified client certificate when `verify_and_map` is on: the
+    /// user is then the one whose name the certificate carries, and no password is asked.
+    pub fn authenticate(
+        &self,
+        c: &ConnectOptions,
+        nonce: &str,
+        cert: &[String],
+    ) -> Option<Identity> {
+        if !cert.is_empty() {
+            let (name, user) = cert
+                .iter()
+                .find_map(|n| self.by_name.get(n).map(|u| (n, u)))?;
+            return Some(identity(user, format!("user:{name}")));
+        }
         if !self.required() {
             return Some(Identity {
                 label: String::new(),
@@ -206,19 +220,19 @@ mod tests {
         });
         assert!(auth.required());
         assert!(auth
-            .authenticate(&connect(r#"{"user":"a","pass":"pw"}"#), "")
+            .authenticate(&connect(r#"{"user":"a","pass":"pw"}"#), "", &[])
             .is_some());
         assert!(auth
-            .authenticate(&connect(r#"{"user":"a","pass":"px"}"#), "")
+            .authenticate(&connect(r#"{"user":"a","pass":"px"}"#), "", &[])
             .is_none());
         let id = auth
-            .authenticate(&connect(r#"{"user":"b","pass":"s3cret"}"#), "")
+            .authenticate(&connect(r#"{"user":"b","pass":"s3cret"}"#), "", &[])
             .expect("bcrypt user");
         assert_eq!(id.account.as_deref(), Some("B"));
         assert!(auth
-            .authenticate(&connect(r#"{"user":"b","pass":"nope"}"#), "")
+            .authenticate(&connect(r#"{"user":"b","pass":"nope"}"#), "", &[])
             .is_none());
-        assert!(auth.authenticate(&connect("{}"), "").is_none());
+        assert!(auth.authenticate(&connect("{}"), "", &[]).is_none());
     }
 
     #[test]
@@ -232,10 +246,12 @@ mod tests {
             no_auth_user: Some("guest".into()),
             ..AuthConfig::default()
         });
-        let id = auth.authenticate(&connect("{}"), "").expect("default user");
+        let id = auth
+            .authenticate(&connect("{}"), "", &[])
+            .expect("default user");
         assert_eq!(id.label, "user:guest");
         assert!(auth
-            .authenticate(&connect(r#"{"user":"guest","pass":"y"}"#), "")
+            .authenticate(&connect(r#"{"user":"guest","pass":"y"}"#), "", &[])
             .is_none());
     }
 
@@ -254,8 +270,10 @@ mod tests {
         let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(kp.sign(nonce.as_bytes()).expect("signs"));
         let ok = format!(r#"{{"nkey":"{}","sig":"{}"}}"#, kp.public_key(), sig);
-        assert!(auth.authenticate(&connect(&ok), &nonce).is_some());
-        assert!(auth.authenticate(&connect(&ok), "other-nonce").is_none());
+        assert!(auth.authenticate(&connect(&ok), &nonce, &[]).is_some());
+        assert!(auth
+            .authenticate(&connect(&ok), "other-nonce", &[])
+            .is_none());
     }
 
     #[test]
@@ -265,11 +283,11 @@ mod tests {
             ..AuthConfig::default()
         });
         assert!(auth
-            .authenticate(&connect(r#"{"auth_token":"t0k"}"#), "")
+            .authenticate(&connect(r#"{"auth_token":"t0k"}"#), "", &[])
             .is_some());
         assert!(auth
-            .authenticate(&connect(r#"{"auth_token":"no"}"#), "")
+            .authenticate(&connect(r#"{"auth_token":"no"}"#), "", &[])
             .is_none());
-        assert!(auth.authenticate(&connect("{}"), "").is_none());
+        assert!(auth.authenticate(&connect("{}"), "", &[]).is_none());
     }
 }

@@ -156,11 +156,9 @@ fn map_tls(v: &Value, not_yet: &mut Vec<String>) -> Result<TlsOptions, ConfigErr
             "cert_file" | "key_file" | "ca_file" => {}
             "verify" => o.verify = e.value.as_bool().unwrap_or(false),
             "verify_and_map" => {
-                o.verify = e.value.as_bool().unwrap_or(false);
-                not_yet.push(format!(
-                    "{}: tls verify_and_map verifies client certificates, but mapping them to users is not yet served (issue #4)",
-                    e.key_at
-                ));
+                let on = e.value.as_bool().unwrap_or(false);
+                o.verify |= on;
+                o.map_users = on;
             }
             "timeout" => {
                 o.timeout = match &e.value.kind {

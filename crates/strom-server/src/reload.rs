@@ -51,12 +51,12 @@ impl Shared {
         self.add_accounts(&new.accounts);
         let auth = self.replace_authenticator(Authenticator::new(&new.auth));
         for client in self.clients() {
-            let Some((connect, nonce)) = client.connect_record() else {
+            let Some((connect, nonce, cert)) = client.connect_record() else {
                 continue;
             };
             let check = auth.clone();
             let identity =
-                tokio::task::spawn_blocking(move || check.authenticate(&connect, &nonce))
+                tokio::task::spawn_blocking(move || check.authenticate(&connect, &nonce, &cert))
                     .await
                     .ok()
                     .flatten();

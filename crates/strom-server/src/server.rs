@@ -109,9 +109,14 @@ impl Shared {
     /// Checks a CONNECT; `nonce` is the one this connection's INFO carried. Runs on the
     /// blocking pool: a bcrypt comparison takes tens of milliseconds of CPU, and a flood of
     /// failed logins must not stall the threads that serve everyone else.
-    pub(crate) async fn authenticate(&self, c: ConnectOptions, nonce: String) -> Option<Identity> {
+    pub(crate) async fn authenticate(
+        &self,
+        c: ConnectOptions,
+        nonce: String,
+        cert: Vec<String>,
+    ) -> Option<Identity> {
         let auth = self.authenticator.read().clone();
-        tokio::task::spawn_blocking(move || auth.authenticate(&c, &nonce))
+        tokio::task::spawn_blocking(move || auth.authenticate(&c, &nonce, &cert))
             .await
             .ok()
             .flatten()

@@ -28,6 +28,8 @@ pub struct TlsOptions {
     pub timeout: Duration,
     /// Handshake before the server sends INFO.
     pub handshake_first: bool,
+    /// `verify_and_map`: the verified client certificate names the user.
+    pub map_users: bool,
 }
 
 impl TlsOptions {
@@ -39,6 +41,7 @@ impl TlsOptions {
             verify: false,
             timeout: Duration::from_secs(2),
             handshake_first: false,
+            map_users: false,
         }
     }
 }
@@ -99,4 +102,44 @@ pub fn server_config(o: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
         builder.with_no_client_auth()
     };
     Ok(Arc::new(builder.with_single_cert(chain, key)?))
+}
+
+/// The names a client certificate offers for `verify_and_map`, in nats-server's order: email
+/// SANs, DNS SANs, then the subject as an RFC 2253 string (`CN=…,O=…`, most specific first).
+pub fn certificate_identities(der: &[u8]) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return Vec::new();
+    };
+    let mut emails = Vec::new();
+    let mut dns = Vec::new();
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::RFC822Name(e) => emails.push((*e).to_string()),
+                GeneralName::DNSName(d) => dns.push((*d).to_string()),
+                _ => {}
+            }
+        }
+    }
+    let mut rdns: Vec<String> = Vec::new();
+    for rdn in cert.subject().iter_rdn() {
+        for attr in rdn.iter() {
+            let key = x509_parser::objects::oid2abbrev(
+                attr.attr_type(),
+                x509_parser::objects::oid_registry(),
+            )
+            .map(str::to_string)
+            .unwrap_or_else(|_| attr.attr_type().to_id_string());
+            let value = attr.as_str().unwrap_or_default();
+            rdns.push(format!("{key}={value}"));
+        }
+    }
+    rdns.reverse();
+    let mut out = emails;
+    out.extend(dns);
+    if !rdns.is_empty() {
+        out.push(rdns.join(","));
+    }
+    out
 }

@@ -184,3 +184,34 @@ async fn tls_from_the_command_line() {
         .expect("TLS connect");
     round_trip(&client).await;
 }
+
+#[tokio::test]
+async fn verify_and_map_takes_the_user_from_the_certificate() {
+    let pki = Pki::new();
+    let connect = |server: &ServerProcess| {
+        async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(pki.path("ca.pem"))
+            .add_client_certificate(pki.path("client.pem"), pki.path("client-key.pem"))
+            .connect(server.url())
+    };
+    // The client certificate carries the DNS name client.example.
+    let mapped = format!(
+        "{}authorization {{ users: [ {{ user: \"client.example\" }} ] }}\n",
+        pki.config("verify_and_map: true")
+    );
+    let server = ServerProcess::strom_with_config(&mapped, &[]);
+    let client = connect(&server)
+        .await
+        .expect("the certificate names a known user");
+    round_trip(&client).await;
+    let unmapped = format!(
+        "{}authorization {{ users: [ {{ user: \"someone.else\" }} ] }}\n",
+        pki.config("verify_and_map: true")
+    );
+    let server = ServerProcess::strom_with_config(&unmapped, &[]);
+    assert!(
+        connect(&server).await.is_err(),
+        "a certificate naming no user is refused"
+    );
+}

@@ -17,6 +17,10 @@ use crate::permissions::Permissions;
 use crate::subscription::Subscription;
 use strom_proto::wire::ConnectOptions;
 
+/// What a client authenticated with: its CONNECT, the INFO nonce it answered, and the names
+/// of its verified certificate (with `verify_and_map`).
+pub type ConnectRecord = (ConnectOptions, String, Vec<String>);
+
 /// A client as seen by publishers, the server registry and the monitoring code.
 pub struct ClientHandle {
     pub id: u64,
@@ -40,7 +44,7 @@ pub struct ClientHandle {
     /// `allow_responses` of this client's user: replies it may send to requests it received.
     pub(super) responses: Mutex<Option<ResponseGrants>>,
     /// The first CONNECT and the INFO nonce, to authenticate again on reload.
-    connect: Mutex<Option<(ConnectOptions, String)>>,
+    connect: Mutex<Option<ConnectRecord>>,
     /// New permissions from a reload, for the reader to take before its next operation.
     pub(super) new_permissions: Mutex<Option<Option<Arc<Permissions>>>>,
     pub(super) permissions_changed: AtomicBool,
@@ -91,12 +95,13 @@ impl ClientHandle {
     }
 
     /// What the client authenticated with.
-    pub fn connect_record(&self) -> Option<(ConnectOptions, String)> {
+    /// The CONNECT, the INFO nonce and the client certificate's names.
+    pub fn connect_record(&self) -> Option<ConnectRecord> {
         self.connect.lock().clone()
     }
 
-    pub(super) fn set_connect_record(&self, opts: ConnectOptions, nonce: String) {
-        *self.connect.lock() = Some((opts, nonce));
+    pub(super) fn set_connect_record(&self, record: ConnectRecord) {
+        *self.connect.lock() = Some(record);
     }
 
     /// Hands the reader new permissions (from a configuration reload).

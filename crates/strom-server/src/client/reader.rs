@@ -60,6 +60,8 @@ pub(crate) struct Conn {
     pub_verdicts: FxHashMap<Box<[u8]>, bool>,
     /// The nonce sent in INFO, for nkey challenges; empty when not needed.
     nonce: String,
+    /// Names from the verified client certificate, with `verify_and_map`.
+    cert_identities: Vec<String>,
     connected: bool,
     /// Bound to the system account: `$SYS.REQ.>` requests are answered.
     is_system: bool,
@@ -102,6 +104,15 @@ pub(crate) async fn serve(
         }
         Some((acceptor, opts)) => match tls_handshake(&conn, stream, acceptor, opts).await {
             Some(tls) => {
+                if opts.map_users {
+                    conn.cert_identities = tls
+                        .get_ref()
+                        .1
+                        .peer_certificates()
+                        .and_then(|c| c.first())
+                        .map(|c| crate::tls::certificate_identities(c))
+                        .unwrap_or_default();
+                }
                 let socket = Arc::new(Socket::tls(tls));
                 if opts.handshake_first {
                     conn.send_info(false);
@@ -189,6 +200,7 @@ impl Conn {
             perms: None,
             pub_verdicts: FxHashMap::default(),
             nonce: String::new(),
+            cert_identities: Vec::new(),
             connected: false,
             is_system: false,
             advisory: None,
@@ -290,7 +302,11 @@ impl Conn {
                         self.flush_pending();
                         let identity = self
                             .server
-                            .authenticate((*opts).clone(), self.nonce.clone())
+                            .authenticate(
+                                (*opts).clone(),
+                                self.nonce.clone(),
+                                self.cert_identities.clone(),
+                            )
                             .await;
                         if !self.finish_connect(*opts, identity) {
                             keep_going = false;
@@ -485,8 +501,11 @@ impl Conn {
             self.label = identity.label;
         }
         self.is_system = self.server.is_system_account(&self.account);
-        self.handle
-            .set_connect_record(opts.clone(), self.nonce.clone());
+        self.handle.set_connect_record((
+            opts.clone(),
+            self.nonce.clone(),
+            self.cert_identities.clone(),
+        ));
         let advisory = crate::system::ClientBlock {
             start: crate::system::timestamp(self.start),
             host: self
