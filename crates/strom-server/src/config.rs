@@ -300,7 +300,10 @@ fn map_accounts(
                         imports.push((import(i, &name)?, i.at.clone()));
                     }
                 }
-                "jetstream" => {}
+                "jetstream" => out.not_yet.push(format!(
+                    "{}: account {name}: JetStream is accepted but not yet served by Strom (issue #5)",
+                    e.key_at
+                )),
                 other => out.not_yet.push(format!(
                     "{}: account {name}: \"{other}\" is accepted but not yet served by Strom",
                     e.key_at

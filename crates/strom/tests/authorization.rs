@@ -272,3 +272,18 @@ authorization {
         assert_eq!(ours, run(&nats));
     }
 }
+
+#[test]
+fn passwords_never_reach_the_log() {
+    let config = "authorization { users: [ { user: a, password: \"hunter2-secret\" } ] }\n";
+    let mut server = ServerProcess::strom_with_config(config, &["-DV"]);
+    let mut good = Raw::connect(&server.addr());
+    good.exchange(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"hunter2-secret\"}\r\n");
+    let mut bad = Raw::connect(&server.addr());
+    bad.send(b"CONNECT {\"verbose\":false,\"user\":\"a\",\"pass\":\"hunter2-wrong\"}\r\n");
+    bad.until_closed();
+    server.wait_for_log("[REDACTED]", Duration::from_secs(5));
+    server.wait_for_log("authentication error", Duration::from_secs(5));
+    let logs = server.logs().join("\n");
+    assert!(!logs.contains("hunter2"), "a password was logged:\n{logs}");
+}
