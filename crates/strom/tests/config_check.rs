@@ -4,9 +4,8 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use common::{reference_or_skip, strom_bin, TempDir};
+use common::{config_check, reference_or_skip, strom_bin, TempDir};
 
 fn fixtures() -> Vec<PathBuf> {
     let dir =
@@ -24,23 +23,6 @@ fn fixtures() -> Vec<PathBuf> {
     files
 }
 
-/// Runs `bin -t -c file` without the fixtures' environment variables.
-fn verdict(bin: &std::path::Path, file: &std::path::Path) -> (bool, String) {
-    let out = Command::new(bin)
-        .args(["-t", "-c"])
-        .arg(file)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn seed_fixtures_get_nats_server_verdicts() {
     let Some(reference) = reference_or_skip() else {
@@ -48,8 +30,8 @@ fn seed_fixtures_get_nats_server_verdicts() {
     };
     let files = fixtures();
     for file in &files {
-        let (ours, our_text) = verdict(&strom_bin(), file);
-        let (theirs, their_text) = verdict(&reference, file);
+        let (ours, our_text) = config_check(&strom_bin(), file);
+        let (theirs, their_text) = config_check(&reference, file);
         assert_eq!(
             ours,
             theirs,
@@ -74,7 +56,7 @@ fn errors_name_file_line_and_column_and_suggest() {
     let dir = TempDir::new("badconf");
     let path = dir.0.join("bad.conf");
     std::fs::write(&path, "port: 4222\ndefault_user: guest\n").expect("written");
-    let (ok, text) = verdict(&strom_bin(), &path);
+    let (ok, text) = config_check(&strom_bin(), &path);
     assert!(!ok);
     let want = format!("{}:2:1", path.display());
     assert!(text.contains(&want), "{text}");
@@ -93,7 +75,7 @@ fn valid_config_passes_the_check() {
         "port: 4222\nmax_payload: 2MB\nping_interval: \"30s\"\n",
     )
     .expect("written");
-    let (ok, text) = verdict(&strom_bin(), &path);
+    let (ok, text) = config_check(&strom_bin(), &path);
     assert!(ok, "{text}");
     assert!(text.contains("is valid"), "{text}");
 }

@@ -100,19 +100,11 @@ async fn stream_and_service_imports_cross_accounts() {
 #[test]
 fn imports_the_exporter_does_not_allow_are_refused() {
     let dir = TempDir::new("imports");
-    let path = dir.0.join("bad.conf");
-    std::fs::write(
-        &path,
+    let (path, ok, text) = common::check_config_text(
+        &dir,
         "accounts {\n  A { users: [ { user: a, password: a } ] }\n  B {\n    users: [ { user: b, password: b } ]\n    imports: [ { stream: { account: A, subject: \"x.>\" }, prefix: a } ]\n  }\n}\n",
-    )
-    .expect("written");
-    let out = std::process::Command::new(common::strom_bin())
-        .args(["-t", "-c"])
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stderr);
+    );
+    assert!(!ok);
     assert!(text.contains("stream import not authorized"), "{text}");
     assert!(text.contains(&format!("{}:5:", path.display())), "{text}");
 }

@@ -150,16 +150,11 @@ async fn handshake_first_skips_the_plain_info() {
 #[test]
 fn missing_certificate_files_fail_the_config_check() {
     let dir = TempDir::new("badtls");
-    let path = dir.0.join("tls.conf");
-    std::fs::write(&path, "port: 4222\ntls {\n  cert_file: \"/nonexistent/cert.pem\"\n  key_file: \"/nonexistent/key.pem\"\n}\n")
-        .expect("written");
-    let out = std::process::Command::new(common::strom_bin())
-        .args(["-t", "-c"])
-        .arg(&path)
-        .output()
-        .expect("runs");
-    assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stderr);
+    let (path, ok, text) = common::check_config_text(
+        &dir,
+        "port: 4222\ntls {\n  cert_file: \"/nonexistent/cert.pem\"\n  key_file: \"/nonexistent/key.pem\"\n}\n",
+    );
+    assert!(!ok);
     assert!(text.contains(&format!("{}:2:", path.display())), "{text}");
     assert!(text.contains("/nonexistent/cert.pem"), "{text}");
 }

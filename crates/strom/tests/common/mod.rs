@@ -340,3 +340,30 @@ pub async fn sync(client: &async_nats::Client) {
         other => panic!("sync expected no responders, got {other:?}"),
     }
 }
+
+/// Runs `bin -t -c file` without the caller's environment variables (so `$VAR` references
+/// resolve as on a clean machine); returns whether the file was accepted and what was printed.
+pub fn config_check(bin: &Path, file: &Path) -> (bool, String) {
+    let out = Command::new(bin)
+        .args(["-t", "-c"])
+        .arg(file)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .expect("binary runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Writes `text` to a configuration file and checks it with `strom -t`; returns the file's
+/// path (inside `dir`), the verdict and the output.
+pub fn check_config_text(dir: &TempDir, text: &str) -> (PathBuf, bool, String) {
+    let path = dir.0.join("check.conf");
+    std::fs::write(&path, text).expect("config written");
+    let (ok, out) = config_check(&strom_bin(), &path);
+    (path, ok, out)
+}
