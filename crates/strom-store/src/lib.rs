@@ -1,0 +1,103 @@
+//! The JetStream storage engine: a stream's messages in order, by sequence, with per-subject
+//! lookups, behind one [`Store`] trait with a file backend ([`FileStore`]) and a memory backend
+//! ([`MemStore`]). No networking: the server drives it.
+//!
+//! The file store writes checksummed records ([`record`]) to append-only segment files and
+//! makes them durable on [`Store::sync`]: the caller appends a batch, syncs once (group commit)
+//! and only then acknowledges. Recovery ([`FileStore::open`]) replays the segments, truncates a
+//! torn or corrupted tail, and reports what it did.
+
+mod file;
+mod index;
+mod memory;
+pub mod record;
+
+pub use file::{FileStore, Recovery};
+pub use memory::MemStore;
+
+use bytes::Bytes;
+use thiserror::Error;
+
+/// One stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMsg {
+    pub seq: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub ts: i64,
+    pub subject: Bytes,
+    pub headers: Bytes,
+    pub payload: Bytes,
+}
+
+/// A stream's numbers, as JetStream's stream state reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamState {
+    pub msgs: u64,
+    pub bytes: u64,
+    /// The lowest sequence held, or `last_seq + 1` when empty.
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub num_subjects: u64,
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("store I/O on {path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("message too large for a record: {0} bytes")]
+    TooLarge(usize),
+    #[error("stored record at sequence {seq} is damaged: {reason}")]
+    Damaged { seq: u64, reason: &'static str },
+}
+
+/// What every backend does.
+pub trait Store: Send {
+    /// Appends a message and returns its sequence. Not durable until [`Store::sync`].
+    ///
+    /// # Errors
+    /// I/O errors, or [`StoreError::TooLarge`].
+    fn append(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts: i64,
+    ) -> Result<u64, StoreError>;
+
+    /// Makes every append and delete so far durable (fsync of data and of any new directory
+    /// entry). One call covers a whole batch: that is group commit.
+    ///
+    /// # Errors
+    /// The I/O error; the caller must not acknowledge anything appended since the last success.
+    fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// The message at `seq`, if held.
+    ///
+    /// # Errors
+    /// I/O errors, or [`StoreError::Damaged`] when the bytes read fail their checksum.
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// The newest message on exactly `subject`.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    fn last_by_subject(&self, subject: &[u8]) -> Result<Option<StoredMsg>, StoreError>;
+
+    /// Removes one message; returns whether it was held.
+    ///
+    /// # Errors
+    /// I/O errors writing the deletion.
+    fn delete(&mut self, seq: u64) -> Result<bool, StoreError>;
+
+    /// Removes every message; returns how many. Sequences continue after the last one.
+    ///
+    /// # Errors
+    /// I/O errors.
+    fn purge(&mut self) -> Result<u64, StoreError>;
+
+    fn state(&self) -> StreamState;
+}

@@ -1,0 +1,72 @@
+//! The memory backend: messages kept in the index itself. Nothing survives a restart, as
+//! JetStream's memory storage promises.
+
+use crate::index::{msg_size, Entry, Index};
+use crate::{Store, StoreError, StoredMsg, StreamState};
+use bytes::Bytes;
+
+#[derive(Debug, Default)]
+pub struct MemStore {
+    index: Index<StoredMsg>,
+}
+
+impl MemStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl Store for MemStore {
+    fn append(
+        &mut self,
+        subject: &[u8],
+        headers: &[u8],
+        payload: &[u8],
+        ts: i64,
+    ) -> Result<u64, StoreError> {
+        let seq = self.index.last_seq + 1;
+        let msg = StoredMsg {
+            seq,
+            ts,
+            subject: Bytes::copy_from_slice(subject),
+            headers: Bytes::copy_from_slice(headers),
+            payload: Bytes::copy_from_slice(payload),
+        };
+        self.index.insert(
+            seq,
+            Entry {
+                subject: msg.subject.clone(),
+                size: msg_size(subject, headers, payload),
+                loc: msg,
+            },
+        );
+        Ok(seq)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
+        Ok(self.index.by_seq.get(&seq).map(|e| e.loc.clone()))
+    }
+
+    fn last_by_subject(&self, subject: &[u8]) -> Result<Option<StoredMsg>, StoreError> {
+        match self.index.last_for(subject) {
+            Some(seq) => self.get(seq),
+            None => Ok(None),
+        }
+    }
+
+    fn delete(&mut self, seq: u64) -> Result<bool, StoreError> {
+        Ok(self.index.remove(seq).is_some())
+    }
+
+    fn purge(&mut self) -> Result<u64, StoreError> {
+        Ok(self.index.clear())
+    }
+
+    fn state(&self) -> StreamState {
+        self.index.state()
+    }
+}

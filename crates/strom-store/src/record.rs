@@ -1,0 +1,185 @@
+//! The on-disk record: one stored message (or a deletion marker) with its length and checksum.
+//!
+//! Layout, little-endian (format version 1):
+//!
+//! ```text
+//! u32 len        bytes after this field (kind .. payload)
+//! u32 crc32      CRC-32 (IEEE) of the bytes after this field
+//! u8  kind       1 = message, 2 = delete marker
+//! u64 seq
+//! i64 ts         nanoseconds since the Unix epoch
+//! u16 subj_len   u32 hdr_len   u32 payload_len
+//! subject, headers, payload
+//! ```
+//!
+//! Decoding never trusts a length it has not bounds-checked and never returns a record whose
+//! checksum does not match: a torn or corrupted tail is reported, not served.
+
+use bytes::{BufMut, Bytes};
+
+/// Bytes before the variable part: len, crc, kind, seq, ts, three lengths.
+pub const HEADER_LEN: usize = 4 + 4 + 1 + 8 + 8 + 2 + 4 + 4;
+
+/// Largest record accepted when decoding; anything larger is corruption.
+pub const MAX_RECORD: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Message = 1,
+    Delete = 2,
+}
+
+/// A decoded record; slices share the buffer they came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub kind: Kind,
+    pub seq: u64,
+    pub ts: i64,
+    pub subject: Bytes,
+    pub headers: Bytes,
+    pub payload: Bytes,
+}
+
+/// What decoding found at an offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    /// A valid record and its total length on disk.
+    Record(Record, usize),
+    /// The buffer ends inside a record (a torn write at the tail).
+    Torn,
+    /// The bytes are not a valid record (bad length, kind or checksum).
+    Corrupt(&'static str),
+}
+
+/// Appends the encoding of one record to `out`.
+pub fn encode(
+    out: &mut Vec<u8>,
+    kind: Kind,
+    seq: u64,
+    ts: i64,
+    subject: &[u8],
+    headers: &[u8],
+    payload: &[u8],
+) {
+    let body_len = HEADER_LEN - 8 + subject.len() + headers.len() + payload.len();
+    let start = out.len();
+    out.reserve(body_len + 8);
+    out.put_u32_le(body_len as u32);
+    out.put_u32_le(0);
+    out.put_u8(kind as u8);
+    out.put_u64_le(seq);
+    out.put_i64_le(ts);
+    out.put_u16_le(subject.len() as u16);
+    out.put_u32_le(headers.len() as u32);
+    out.put_u32_le(payload.len() as u32);
+    out.put_slice(subject);
+    out.put_slice(headers);
+    out.put_slice(payload);
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Decodes the record at the start of `buf` (a shared buffer, so fields are slices of it).
+pub fn decode(buf: &Bytes) -> Decoded {
+    if buf.len() < 8 {
+        return Decoded::Torn;
+    }
+    let len = u32_at(buf, 0) as usize;
+    if !(HEADER_LEN - 8..=MAX_RECORD).contains(&len) {
+        return Decoded::Corrupt("record length out of range");
+    }
+    if buf.len() < 8 + len {
+        return Decoded::Torn;
+    }
+    let crc = u32_at(buf, 4);
+    if crc32fast::hash(&buf[8..8 + len]) != crc {
+        return Decoded::Corrupt("checksum mismatch");
+    }
+    let kind = match buf[8] {
+        1 => Kind::Message,
+        2 => Kind::Delete,
+        _ => return Decoded::Corrupt("unknown record kind"),
+    };
+    let seq = u64::from_le_bytes(buf[9..17].try_into().expect("8 bytes by the bounds above"));
+    let ts = i64::from_le_bytes(buf[17..25].try_into().expect("8 bytes by the bounds above"));
+    let subj_len = u16::from_le_bytes([buf[25], buf[26]]) as usize;
+    let hdr_len = u32_at(buf, 27) as usize;
+    let pay_len = u32_at(buf, 31) as usize;
+    if HEADER_LEN + subj_len + hdr_len + pay_len != 8 + len {
+        return Decoded::Corrupt("field lengths do not add up");
+    }
+    let s = HEADER_LEN;
+    let h = s + subj_len;
+    let p = h + hdr_len;
+    Decoded::Record(
+        Record {
+            kind,
+            seq,
+            ts,
+            subject: buf.slice(s..h),
+            headers: buf.slice(h..p),
+            payload: buf.slice(p..p + pay_len),
+        },
+        8 + len,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(kind: Kind) -> Vec<u8> {
+        let mut v = Vec::new();
+        encode(
+            &mut v,
+            kind,
+            7,
+            1234,
+            b"orders.eu",
+            b"NATS/1.0\r\n\r\n",
+            b"hello",
+        );
+        v
+    }
+
+    #[test]
+    fn round_trip() {
+        let v = Bytes::from(one(Kind::Message));
+        match decode(&v) {
+            Decoded::Record(r, n) => {
+                assert_eq!(n, v.len());
+                assert_eq!((r.kind, r.seq, r.ts), (Kind::Message, 7, 1234));
+                assert_eq!(&r.subject[..], b"orders.eu");
+                assert_eq!(&r.payload[..], b"hello");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_torn_and_every_bit_flip_is_caught() {
+        let v = one(Kind::Delete);
+        for cut in 0..v.len() {
+            let d = decode(&Bytes::copy_from_slice(&v[..cut]));
+            assert!(
+                matches!(d, Decoded::Torn | Decoded::Corrupt(_)),
+                "cut {cut}: {d:?}"
+            );
+        }
+        for byte in 0..v.len() {
+            for bit in 0..8 {
+                let mut w = v.clone();
+                w[byte] ^= 1 << bit;
+                let d = decode(&Bytes::from(w));
+                assert!(
+                    !matches!(d, Decoded::Record(..)),
+                    "flip {byte}:{bit} served as valid"
+                );
+            }
+        }
+    }
+}

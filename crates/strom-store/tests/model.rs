@@ -1,0 +1,180 @@
+//! Random sequences of store operations checked against a trivial model, for both backends;
+//! and the file store reopened after each sequence, and after damage to its files.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use strom_store::{FileStore, MemStore, Store};
+
+#[derive(Debug, Clone)]
+enum Op {
+    Append { subject: u8, payload: Vec<u8> },
+    Delete(u64),
+    Purge,
+    Sync,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        6 => (0u8..5, prop::collection::vec(any::<u8>(), 0..200))
+            .prop_map(|(subject, payload)| Op::Append { subject, payload }),
+        2 => (1u64..60).prop_map(Op::Delete),
+        1 => Just(Op::Sync),
+        1 => Just(Op::Purge),
+    ]
+}
+
+/// The model: sequence → (subject, payload), and the last sequence handed out.
+#[derive(Debug, Default, Clone)]
+struct Model {
+    msgs: BTreeMap<u64, (String, Vec<u8>)>,
+    last: u64,
+}
+
+fn subject(n: u8) -> String {
+    format!("orders.{n}")
+}
+
+fn apply(store: &mut dyn Store, model: &mut Model, op: &Op) {
+    match op {
+        Op::Append {
+            subject: s,
+            payload,
+        } => {
+            let seq = store
+                .append(subject(*s).as_bytes(), b"", payload, 1)
+                .expect("append");
+            model.last += 1;
+            assert_eq!(seq, model.last);
+            model.msgs.insert(seq, (subject(*s), payload.clone()));
+        }
+        Op::Delete(seq) => {
+            let held = store.delete(*seq).expect("delete");
+            assert_eq!(held, model.msgs.remove(seq).is_some());
+        }
+        Op::Purge => {
+            let n = store.purge().expect("purge");
+            assert_eq!(n, model.msgs.len() as u64);
+            model.msgs.clear();
+        }
+        Op::Sync => store.sync().expect("sync"),
+    }
+}
+
+fn check(store: &dyn Store, model: &Model) {
+    let st = store.state();
+    assert_eq!(st.msgs, model.msgs.len() as u64);
+    assert_eq!(st.last_seq, model.last);
+    assert_eq!(
+        st.first_seq,
+        model.msgs.keys().next().copied().unwrap_or(model.last + 1)
+    );
+    for seq in 1..=model.last {
+        let got = store.get(seq).expect("get");
+        match model.msgs.get(&seq) {
+            Some((s, p)) => {
+                let m = got.expect("held message is served");
+                assert_eq!((&m.subject[..], &m.payload[..]), (s.as_bytes(), &p[..]));
+            }
+            None => assert!(got.is_none(), "seq {seq} is gone"),
+        }
+    }
+    for n in 0..5 {
+        let want = model
+            .msgs
+            .iter()
+            .rev()
+            .find(|(_, (s, _))| *s == subject(n))
+            .map(|(k, _)| *k);
+        let got = store
+            .last_by_subject(subject(n).as_bytes())
+            .expect("last")
+            .map(|m| m.seq);
+        assert_eq!(got, want);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn memory_store_matches_the_model(ops in prop::collection::vec(op(), 1..80)) {
+        let mut store = MemStore::new();
+        let mut model = Model::default();
+        for op in &ops {
+            apply(&mut store, &mut model, op);
+        }
+        check(&store, &model);
+    }
+
+    #[test]
+    fn file_store_matches_the_model_and_survives_reopening(ops in prop::collection::vec(op(), 1..80)) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut model = Model::default();
+        {
+            let (mut store, _) = FileStore::open(dir.path()).expect("open");
+            for op in &ops {
+                apply(&mut store, &mut model, op);
+            }
+            check(&store, &model);
+            store.sync().expect("sync");
+        }
+        let (store, recovery) = FileStore::open(dir.path()).expect("reopen");
+        prop_assert!(recovery.damage.is_empty(), "{recovery:?}");
+        check(&store, &model);
+    }
+
+    #[test]
+    fn damage_is_detected_and_never_served(
+        n in 1usize..40,
+        cut in any::<prop::sample::Index>(),
+        flip in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut model = Model::default();
+        {
+            let (mut store, _) = FileStore::open(dir.path()).expect("open");
+            for i in 0..n {
+                apply(&mut store, &mut model, &Op::Append { subject: (i % 5) as u8, payload: vec![i as u8; 50] });
+            }
+            store.sync().expect("sync");
+        }
+        let seg = std::fs::read_dir(dir.path()).expect("dir").filter_map(Result::ok)
+            .map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "seg")).expect("a segment");
+        let mut bytes = std::fs::read(&seg).expect("read");
+        let at = cut.index(bytes.len());
+        if flip { bytes[at] ^= 0x10; } else { bytes.truncate(at); }
+        std::fs::write(&seg, &bytes).expect("write");
+        let (store, recovery) = FileStore::open(dir.path()).expect("opens despite damage");
+        // Every record here is the same size; a cut exactly between records leaves valid
+        // segments behind (only metadata kept elsewhere could tell), anything else is caught.
+        let record = strom_store::record::HEADER_LEN + "orders.0".len() + 50;
+        if flip || at % record != 0 {
+            prop_assert!(!recovery.damage.is_empty(), "damage at {} reported", at);
+        }
+        // Whatever is served is exactly what was written; the rest is gone, never altered.
+        let st = store.state();
+        prop_assert!(st.msgs < n as u64);
+        for seq in 1..=n as u64 {
+            if let Some(m) = store.get(seq).expect("no damaged record is served") {
+                let (s, p) = &model.msgs[&seq];
+                prop_assert_eq!((&m.subject[..], &m.payload[..]), (s.as_bytes(), &p[..]));
+            }
+        }
+    }
+}
+
+#[test]
+fn sequences_continue_after_purge_and_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let (mut store, _) = FileStore::open(dir.path()).expect("open");
+        for _ in 0..5 {
+            store.append(b"a", b"", b"x", 1).expect("append");
+        }
+        assert_eq!(store.purge().expect("purge"), 5);
+    }
+    let (mut store, _) = FileStore::open(dir.path()).expect("reopen");
+    assert_eq!(store.state().first_seq, 6);
+    assert_eq!(store.append(b"a", b"", b"y", 2).expect("append"), 6);
+}
