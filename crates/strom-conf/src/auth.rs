@@ -132,7 +132,7 @@ fn check_exclusions(e: &Entry, auth: &Authorization, r: &mut Report) {
 
 /// nats-server takes seconds as an integer or float, or a duration string, and warns above
 /// a minute (usually an unquoted `1m`, which is one million).
-fn timeout(f: &Entry, r: &mut Report) -> Option<Duration> {
+pub(crate) fn timeout(f: &Entry, r: &mut Report) -> Option<Duration> {
     let secs = match &f.value.kind {
         ValueKind::Integer(n) => *n as f64,
         ValueKind::Float(x) => *x,
@@ -234,7 +234,7 @@ fn one_user(item: &Value, r: &mut Report) -> Option<User> {
 
 /// A public user nkey: base32 of a prefix byte ('U'), 32 key bytes and a CRC-16 (XMODEM,
 /// little-endian), as the nkeys library checks it.
-fn is_public_user_nkey(key: &str) -> bool {
+pub(crate) fn is_public_user_nkey(key: &str) -> bool {
     let Some(raw) = base32_decode(key) else {
         return false;
     };

@@ -247,7 +247,7 @@ impl Report {
 }
 
 /// Go's `net.SplitHostPort`: `host:port`, `[v6]:port`, `:port`.
-fn split_host_port(s: &str) -> Option<(&str, &str)> {
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, &str)> {
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         let port = after.strip_prefix(':')?;

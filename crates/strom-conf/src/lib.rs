@@ -6,6 +6,7 @@
 //! No other Strom crate is used here.
 
 mod auth;
+mod blocks;
 mod duration;
 mod error;
 mod fields;

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::auth::{self, Authorization};
+use crate::blocks;
 use crate::error::{ConfError, ConfWarning};
 use crate::fields::{HostPort, Report};
 use crate::jetstream::{self, JetStream};
@@ -193,7 +194,7 @@ pub struct ServerConfig {
     pub accounts: Option<Value>,
     /// `jetstream`.
     pub jetstream: Option<JetStream>,
-    /// `cluster { ... }`, as written (not served yet).
+    /// `cluster { ... }`, as written (not served yet; fields and types checked).
     pub cluster: Option<Value>,
     /// `leafnodes` / `leaf`, as written (not served yet).
     pub leafnodes: Option<Value>,
@@ -276,11 +277,11 @@ impl ServerConfig {
             "authorization" => self.authorization = auth::authorization(e, r),
             "accounts" => self.accounts = Some(e.value.clone()),
             "jetstream" => self.jetstream = jetstream::jetstream(e, r),
-            "cluster" => self.cluster = block(e, r, "name: c, port: 6222"),
-            "leafnodes" | "leaf" => self.leafnodes = block(e, r, "port: 7422"),
-            "gateway" => self.gateway = block(e, r, "name: g, port: 7222"),
-            "websocket" | "ws" => self.websocket = block(e, r, "port: 8080"),
-            "mqtt" => self.mqtt = block(e, r, "port: 1883"),
+            "cluster" => self.cluster = blocks::cluster(e, r),
+            "leafnodes" | "leaf" => self.leafnodes = blocks::leafnodes(e, r),
+            "gateway" => self.gateway = blocks::gateway(e, r),
+            "websocket" | "ws" => self.websocket = blocks::websocket(e, r),
+            "mqtt" => self.mqtt = blocks::mqtt(e, r),
             "tls" => self.tls = block(e, r, "cert_file: c.pem, key_file: k.pem"),
             k if TOP_FIELDS.contains(&k) => self.other.insert_entry(e.clone()),
             _ => r.unknown(e, Place::Top, TOP_FIELDS),

@@ -11,6 +11,18 @@ pub(crate) enum Place {
     Authorization,
     User,
     JetStream,
+    Cluster,
+    LeafNodes,
+    LeafAuthorization,
+    LeafUser,
+    LeafRemote,
+    LeafRemoteProxy,
+    Gateway,
+    GatewayEntry,
+    Websocket,
+    Mqtt,
+    SimpleAuthorization,
+    Compression,
 }
 
 impl Place {
@@ -20,6 +32,18 @@ impl Place {
             Place::Authorization => "authorization",
             Place::User => "an authorization user",
             Place::JetStream => "jetstream",
+            Place::Cluster => "cluster",
+            Place::LeafNodes => "leafnodes",
+            Place::LeafAuthorization => "leafnodes authorization",
+            Place::LeafUser => "a leafnodes authorization user",
+            Place::LeafRemote => "a leafnodes remote",
+            Place::LeafRemoteProxy => "a leafnodes remote proxy",
+            Place::Gateway => "gateway",
+            Place::GatewayEntry => "a gateways entry",
+            Place::Websocket => "websocket",
+            Place::Mqtt => "mqtt",
+            Place::SimpleAuthorization => "websocket/mqtt authorization",
+            Place::Compression => "compression",
         }
     }
 }
@@ -52,6 +76,15 @@ fn known_mistake(field: &str, place: Place) -> Option<&'static str> {
             Some("it belongs inside `authorization { ... }`")
         }
         (Place::Top, "routes" | "cluster_advertise") => Some("it belongs inside `cluster { ... }`"),
+        (Place::Top, "gateways") => Some("it belongs inside `gateway { ... }`"),
+        (Place::Top, "remotes") => Some("it belongs inside `leafnodes { ... }`"),
+        (Place::LeafNodes, "url" | "urls") => {
+            Some("remote URLs go in `remotes: [ { url: \"nats-leaf://host:7422\" } ]`")
+        }
+        (Place::Gateway, "url" | "urls") => {
+            Some("gateway URLs go in `gateways: [ { name: other, url: \"nats://host:7222\" } ]`")
+        }
+        (Place::Cluster, "url" | "urls" | "route") => Some("did you mean `routes`?"),
         (Place::Top, "monitor" | "monitoring" | "http_monitor") => {
             Some("did you mean `http` (e.g. `http: 8222`)?")
         }
