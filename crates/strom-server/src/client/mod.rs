@@ -5,12 +5,14 @@
 //! state. No lock is held across an `.await`.
 
 mod close;
+mod connect;
 mod deliver;
 mod handle;
 mod outbound;
 mod reader;
 mod responses;
 mod socket;
+mod trace;
 mod writer;
 
 pub use close::CloseReason;

@@ -19,14 +19,13 @@ use strom_proto::wire::ConnectOptions;
 use strom_proto::{encode, parse, ClientOp, ErrText, Limits, Parsed};
 
 use super::close::CloseReason;
+use super::connect::tls_handshake;
 use super::deliver::Msg;
 use super::handle::ClientHandle;
 use super::outbound::Push;
-use super::responses::ResponseGrants;
 use super::socket::Socket;
 use super::writer::{self, WriterConfig};
 use crate::account::Account;
-use crate::auth::Identity;
 use crate::permissions::Permissions;
 use crate::rng::FastRng;
 use crate::server::Shared;
@@ -57,28 +56,28 @@ pub(crate) struct Conn {
     /// The user's permissions, once authenticated with some.
     pub(super) perms: Option<Arc<Permissions>>,
     /// Publish permission verdicts by subject.
-    pub_verdicts: FxHashMap<Box<[u8]>, bool>,
+    pub(super) pub_verdicts: FxHashMap<Box<[u8]>, bool>,
     /// The nonce sent in INFO, for nkey challenges; empty when not needed.
-    nonce: String,
+    pub(super) nonce: String,
     /// Names from the verified client certificate, with `verify_and_map`.
-    cert_identities: Vec<String>,
-    connected: bool,
+    pub(super) cert_identities: Vec<String>,
+    pub(super) connected: bool,
     /// Bound to the system account: `$SYS.REQ.>` requests are answered.
-    is_system: bool,
+    pub(super) is_system: bool,
     /// This client as connect/disconnect advisories describe it, once connected.
-    advisory: Option<crate::system::ClientBlock>,
-    start: chrono::DateTime<chrono::Utc>,
+    pub(super) advisory: Option<crate::system::ClientBlock>,
+    pub(super) start: chrono::DateTime<chrono::Utc>,
     /// `user:name` etc., for logs.
-    label: String,
+    pub(super) label: String,
     /// Whether the INFO that follows the first PONG after CONNECT has been sent.
-    sent_connect_info: bool,
-    limits: Limits,
+    pub(super) sent_connect_info: bool,
+    pub(super) limits: Limits,
     pub(super) cache: FxHashMap<Box<[u8]>, Arc<SubResult>>,
     pub(super) cache_gen: u64,
     pub(super) pending_flush: Vec<Arc<ClientHandle>>,
     pub(super) rng: FastRng,
-    in_msgs: u64,
-    in_bytes: u64,
+    pub(super) in_msgs: u64,
+    pub(super) in_bytes: u64,
 }
 
 /// Serves one accepted connection until it closes, then removes every trace of it.
@@ -141,51 +140,6 @@ pub(crate) async fn serve(
     );
 }
 
-/// Sends INFO in the clear (unless the handshake comes first), then runs the TLS handshake
-/// within the configured timeout. A client that does not speak TLS is closed, as nats-server
-/// closes it.
-async fn tls_handshake(
-    conn: &Conn,
-    mut stream: TcpStream,
-    acceptor: &tokio_rustls::TlsAcceptor,
-    opts: &crate::tls::TlsOptions,
-) -> Option<tokio_rustls::server::TlsStream<TcpStream>> {
-    use tokio::io::AsyncWriteExt;
-    if !opts.handshake_first {
-        let json = conn.server.info_json(&conn.handle, false, &conn.nonce);
-        let mut line = BytesMut::with_capacity(json.len() + 8);
-        encode::write_info(&mut line, &json);
-        let sent = tokio::time::timeout(opts.timeout, stream.write_all(&line)).await;
-        if !matches!(sent, Ok(Ok(()))) {
-            return None;
-        }
-    }
-    // A TLS handshake opens with a handshake record (0x16). nats-server closes anything else
-    // without a word; rustls would answer with an alert, so look before handing over.
-    let mut first = [0u8; 1];
-    match tokio::time::timeout(opts.timeout, stream.peek(&mut first)).await {
-        Ok(Ok(1)) if first[0] == 0x16 => {}
-        _ => {
-            crate::debug!(
-                "{} - not a TLS handshake, closing",
-                conn.handle.log_prefix()
-            );
-            return None;
-        }
-    }
-    match tokio::time::timeout(opts.timeout, acceptor.accept(stream)).await {
-        Ok(Ok(tls)) => Some(tls),
-        Ok(Err(e)) => {
-            crate::error!("{} - TLS handshake error: {e}", conn.handle.log_prefix());
-            None
-        }
-        Err(_) => {
-            crate::error!("{} - TLS handshake timeout", conn.handle.log_prefix());
-            None
-        }
-    }
-}
-
 impl Conn {
     fn new(server: Arc<Shared>, handle: Arc<ClientHandle>) -> Self {
         let limits = Limits {
@@ -217,7 +171,7 @@ impl Conn {
         }
     }
 
-    fn send_info(&mut self, connect_info: bool) {
+    pub(super) fn send_info(&mut self, connect_info: bool) {
         let json = self
             .server
             .info_json(&self.handle, connect_info, &self.nonce);
@@ -227,14 +181,14 @@ impl Conn {
     }
 
     /// Queues protocol bytes for this client.
-    fn proto(&mut self, bytes: &[u8]) {
+    pub(super) fn proto(&mut self, bytes: &[u8]) {
         if let Push::Queued { first: true } = self.handle.out.push_proto(bytes) {
             let h = self.handle.clone();
             self.flush_later(&h);
         }
     }
 
-    fn send_err(&mut self, err: ErrText) {
+    pub(super) fn send_err(&mut self, err: ErrText) {
         let line = err.line();
         if err.closes() {
             self.handle
@@ -245,7 +199,7 @@ impl Conn {
         }
     }
 
-    fn ok(&mut self) {
+    pub(super) fn ok(&mut self) {
         if self.opts.verbose {
             self.proto(encode::OK);
         }
@@ -375,22 +329,6 @@ impl Conn {
         result
     }
 
-    /// Traces a client operation as nats-server does: the control line, then the payload.
-    fn trace_in(&self, frame: &[u8]) {
-        let (line, rest) = match frame.windows(2).position(|w| w == b"\r\n") {
-            Some(i) => (&frame[..i], &frame[i + 2..]),
-            None => (frame, &[][..]),
-        };
-        let prefix = self.handle.log_prefix();
-        crate::trace!("{prefix} - <<- [{}]", redact_connect(line));
-        if rest.len() >= 2 {
-            crate::trace!(
-                "{prefix} - <<- MSG_PAYLOAD: [{:?}]",
-                String::from_utf8_lossy(&rest[..rest.len() - 2])
-            );
-        }
-    }
-
     /// Handles one operation; returns false once the connection must close.
     fn dispatch(&mut self, op: ClientOp<'_>) -> bool {
         if !self.connected && self.server.auth_required() && !matches!(op, ClientOp::Connect(_)) {
@@ -435,121 +373,7 @@ impl Conn {
         }
     }
 
-    fn auth_violation(&mut self) -> bool {
-        crate::error!("{} - authentication error", self.handle.log_prefix());
-        self.handle.out.push_and_close(
-            &ErrText::AuthorizationViolation.line(),
-            CloseReason::AuthenticationViolation,
-        );
-        false
-    }
-
-    /// Adopts permissions a configuration reload gave this client.
-    fn take_new_permissions(&mut self) {
-        self.handle
-            .permissions_changed
-            .store(false, Ordering::Release);
-        let Some(perms) = self.handle.new_permissions.lock().take() else {
-            return;
-        };
-        *self.handle.responses.lock() = perms
-            .as_ref()
-            .and_then(|p| p.responses)
-            .map(ResponseGrants::new);
-        self.perms = perms;
-        self.pub_verdicts.clear();
-    }
-
-    /// Reads CONNECT's JSON; a client that sends something else is closed, as nats-server does.
-    fn parse_connect(&mut self, json: &[u8]) -> Option<ConnectOptions> {
-        match ConnectOptions::parse(json) {
-            Ok(o) => Some(o),
-            Err(e) => {
-                crate::debug!("{} - invalid CONNECT: {e}", self.handle.log_prefix());
-                self.handle.out.close(CloseReason::ProtocolViolation);
-                None
-            }
-        }
-    }
-
-    /// A CONNECT after the first: options may change, identity may not.
-    fn process_connect(&mut self, json: &[u8]) -> bool {
-        match self.parse_connect(json) {
-            Some(opts) => self.apply_connect(opts),
-            None => false,
-        }
-    }
-
-    /// Binds the connection to the identity authentication found (or refuses it), then applies
-    /// the CONNECT options.
-    fn finish_connect(&mut self, opts: ConnectOptions, identity: Option<Identity>) -> bool {
-        {
-            let Some(identity) = identity else {
-                return self.auth_violation();
-            };
-            let Some(account) = self.server.account(identity.account.as_deref()) else {
-                return self.auth_violation();
-            };
-            self.handle.set_account_name(&account.name);
-            self.account = account;
-            if let Some(p) = &identity.permissions {
-                if let Some(limits) = p.responses {
-                    *self.handle.responses.lock() = Some(ResponseGrants::new(limits));
-                }
-            }
-            self.perms = identity.permissions;
-            self.label = identity.label;
-        }
-        self.is_system = self.server.is_system_account(&self.account);
-        self.handle.set_connect_record((
-            opts.clone(),
-            self.nonce.clone(),
-            self.cert_identities.clone(),
-        ));
-        let advisory = crate::system::ClientBlock {
-            start: crate::system::timestamp(self.start),
-            host: self
-                .handle
-                .addr
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default(),
-            id: self.handle.id,
-            acc: self.account.name.clone(),
-            user: self
-                .label
-                .strip_prefix("user:")
-                .or_else(|| self.label.strip_prefix("nkey:"))
-                .unwrap_or_default()
-                .to_string(),
-            name: opts.name.clone(),
-            lang: opts.lang.clone(),
-            ver: opts.version.clone(),
-            stop: None,
-            kind: "Client",
-            client_type: "nats",
-        };
-        let ok = self.apply_connect(opts);
-        if ok {
-            crate::system::client_connected(&self.server, &advisory);
-            self.advisory = Some(advisory);
-        }
-        ok
-    }
-
-    fn apply_connect(&mut self, opts: ConnectOptions) -> bool {
-        if opts.no_responders && !opts.headers {
-            self.send_err(ErrText::NoRespondersRequiresHeaders);
-            return false;
-        }
-        self.handle.set_headers(opts.headers);
-        self.handle.set_async_info(opts.protocol >= 1);
-        self.opts = opts;
-        self.connected = true;
-        self.ok();
-        true
-    }
-
-    fn process_pub(
+    pub(super) fn process_pub(
         &mut self,
         subject: &[u8],
         reply: Option<&[u8]>,
@@ -604,7 +428,7 @@ impl Conn {
         true
     }
 
-    fn process_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
+    pub(super) fn process_sub(&mut self, subject: &[u8], queue: Option<&[u8]>, sid: &[u8]) {
         if !is_valid_subject(subject) || queue.is_some_and(|q| !is_valid_queue(q)) {
             self.send_err(ErrText::InvalidSubject);
             return;
@@ -656,7 +480,7 @@ impl Conn {
         self.ok();
     }
 
-    fn process_unsub(&mut self, sid: &[u8], max: Option<u64>) {
+    pub(super) fn process_unsub(&mut self, sid: &[u8], max: Option<u64>) {
         let sub = self.handle.subs.lock().get(sid).cloned();
         if let Some(sub) = sub {
             let now = match max {
@@ -672,7 +496,7 @@ impl Conn {
 
     /// Whether this client may publish to `subject`: its rules (cached per subject), or a reply
     /// it was granted by `allow_responses`.
-    fn may_publish(&mut self, subject: &[u8]) -> bool {
+    pub(super) fn may_publish(&mut self, subject: &[u8]) -> bool {
         let Some(perms) = &self.perms else {
             return true;
         };
@@ -726,44 +550,4 @@ impl Conn {
 /// `-ERR '<text>'\r\n` for texts built at run time.
 fn err_line(text: &str) -> Vec<u8> {
     format!("-ERR '{text}'\r\n").into_bytes()
-}
-
-/// A control line for the trace log, with CONNECT's secrets replaced as nats-server does.
-fn redact_connect(line: &[u8]) -> String {
-    let text = String::from_utf8_lossy(line);
-    let Some(json) = text
-        .get(..8)
-        .filter(|op| op.eq_ignore_ascii_case("CONNECT "))
-        .map(|_| &text[8..])
-    else {
-        return text.into_owned();
-    };
-    match serde_json::from_str::<serde_json::Value>(json) {
-        Ok(serde_json::Value::Object(mut map)) => {
-            for key in ["pass", "auth_token", "sig", "jwt"] {
-                if map.get(key).is_some_and(|v| !v.is_null()) {
-                    map.insert(key.to_string(), serde_json::Value::from("[REDACTED]"));
-                }
-            }
-            format!("CONNECT {}", serde_json::Value::Object(map))
-        }
-        _ => "CONNECT [unparsable, not shown]".to_string(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn connect_traces_hide_secrets() {
-        let line = br#"CONNECT {"user":"a","pass":"secret","auth_token":"t","name":null}"#;
-        let shown = redact_connect(line);
-        assert!(
-            !shown.contains("secret") && !shown.contains("\"t\""),
-            "{shown}"
-        );
-        assert!(shown.contains("\"user\":\"a\""));
-        assert_eq!(redact_connect(b"PUB foo 2"), "PUB foo 2");
-    }
 }
