@@ -129,6 +129,7 @@ impl FileStore {
                             Entry {
                                 subject: Bytes::copy_from_slice(&r.subject),
                                 size: msg_size(&r.subject, &r.headers, &r.payload),
+                                ts: r.ts,
                                 loc: Loc {
                                     segment,
                                     offset: at as u64,
@@ -297,6 +298,7 @@ impl Store for FileStore {
             Entry {
                 subject: Bytes::copy_from_slice(subject),
                 size: msg_size(subject, headers, payload),
+                ts,
                 loc,
             },
         );
@@ -361,5 +363,13 @@ impl Store for FileStore {
 
     fn state(&self) -> StreamState {
         self.index.state()
+    }
+
+    fn first(&self) -> Option<(u64, i64)> {
+        self.index.first()
+    }
+
+    fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
+        self.index.subject_count(subject)
     }
 }

@@ -13,6 +13,8 @@ use crate::StreamState;
 pub struct Entry<L> {
     pub subject: Bytes,
     pub size: u64,
+    /// Nanoseconds since the Unix epoch, for age limits.
+    pub ts: i64,
     pub loc: L,
 }
 
@@ -64,6 +66,18 @@ impl<L> Index<L> {
         self.by_subject.clear();
         self.bytes = 0;
         n
+    }
+
+    /// The oldest message held: its sequence and time.
+    pub fn first(&self) -> Option<(u64, i64)> {
+        self.by_seq.iter().next().map(|(s, e)| (*s, e.ts))
+    }
+
+    /// How many messages `subject` has, and the oldest of them.
+    pub fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
+        self.by_subject
+            .get(subject)
+            .map_or((0, None), |s| (s.len() as u64, s.first().copied()))
     }
 
     pub fn last_for(&self, subject: &[u8]) -> Option<u64> {

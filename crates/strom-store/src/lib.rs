@@ -9,10 +9,12 @@
 
 mod file;
 mod index;
+mod limits;
 mod memory;
 pub mod record;
 
 pub use file::{FileStore, Recovery};
+pub use limits::{enforce, Limits};
 pub use memory::MemStore;
 
 use bytes::Bytes;
@@ -100,4 +102,10 @@ pub trait Store: Send {
     fn purge(&mut self) -> Result<u64, StoreError>;
 
     fn state(&self) -> StreamState;
+
+    /// The oldest message held: its sequence and time.
+    fn first(&self) -> Option<(u64, i64)>;
+
+    /// How many messages `subject` has, and the sequence of the oldest.
+    fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>);
 }

@@ -37,6 +37,7 @@ impl Store for MemStore {
             Entry {
                 subject: msg.subject.clone(),
                 size: msg_size(subject, headers, payload),
+                ts,
                 loc: msg,
             },
         );
@@ -68,5 +69,13 @@ impl Store for MemStore {
 
     fn state(&self) -> StreamState {
         self.index.state()
+    }
+
+    fn first(&self) -> Option<(u64, i64)> {
+        self.index.first()
+    }
+
+    fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
+        self.index.subject_count(subject)
     }
 }
