@@ -39,6 +39,8 @@ pub struct FileOptions {
     pub debug: bool,
     pub trace: bool,
     pub log_file: Option<PathBuf>,
+    /// `logtime`: timestamps on log lines (nats-server's default is on).
+    pub logtime: bool,
     /// One line per accepted-but-not-served feature.
     pub not_yet: Vec<String>,
 }
@@ -101,6 +103,7 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
         }
     }
     out.debug = cfg.debug.unwrap_or(false);
+    out.logtime = cfg.logtime.unwrap_or(true);
     out.trace = cfg.trace.unwrap_or(false);
     out.log_file = cfg.logfile.as_ref().map(PathBuf::from);
     map_auth(cfg, &mut out)?;

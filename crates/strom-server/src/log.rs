@@ -36,6 +36,8 @@ impl Level {
 }
 
 struct Logger {
+    /// `logtime`: prefix lines with the date and time (nats-server's default).
+    time: AtomicBool,
     debug: AtomicBool,
     trace: AtomicBool,
     file: Mutex<Option<File>>,
@@ -45,10 +47,16 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 
 fn logger() -> &'static Logger {
     LOGGER.get_or_init(|| Logger {
+        time: AtomicBool::new(true),
         debug: AtomicBool::new(false),
         trace: AtomicBool::new(false),
         file: Mutex::new(None),
     })
+}
+
+/// Whether lines carry the date and time (`logtime`, `-T`); on by default.
+pub fn set_timestamps(on: bool) {
+    logger().time.store(on, Ordering::Relaxed);
 }
 
 /// Sets the levels and, when given, the file logs go to instead of standard error.
@@ -81,15 +89,19 @@ pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
     if !enabled(level) {
         return;
     }
-    let now = chrono::Local::now();
-    let line = format!(
-        "[{}] {} {} {}\n",
-        std::process::id(),
-        now.format("%Y/%m/%d %H:%M:%S%.6f"),
-        level.tag(),
-        args
-    );
     let l = logger();
+    let line = if l.time.load(Ordering::Relaxed) {
+        let now = chrono::Local::now();
+        format!(
+            "[{}] {} {} {}\n",
+            std::process::id(),
+            now.format("%Y/%m/%d %H:%M:%S%.6f"),
+            level.tag(),
+            args
+        )
+    } else {
+        format!("[{}] {} {}\n", std::process::id(), level.tag(), args)
+    };
     let mut file = l.file.lock();
     // A failed log write has nowhere better to be reported; the server keeps serving.
     match file.as_mut() {

@@ -80,6 +80,12 @@ fn run(f: flags::Parsed) -> Result<()> {
         f.switch("trace") || f.switch("VV") || f.switch("DV") || f.switch("DVV") || opts.trace;
     let debug = f.switch("debug") || f.switch("DV") || f.switch("DVV") || opts.debug;
     let log_file = f.value("log").map(PathBuf::from).or(opts.log_file.clone());
+    // -T defaults to on; `-T=false` or `logtime: false` drops the timestamps.
+    let logtime = match f.value("logtime") {
+        Some(v) => v == "true",
+        None => opts.logtime || f.value("config").is_none(),
+    };
+    strom_server::log::set_timestamps(logtime);
     strom_server::log::configure(debug, trace, log_file.as_deref())
         .context("could not open the log file")?;
     for (flag, what) in &f.not_yet {

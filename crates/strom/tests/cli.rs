@@ -179,3 +179,13 @@ fn signal_flag_rejects_unknown_commands() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown signal \"explode\""));
 }
+
+#[test]
+fn logtime_off_drops_timestamps() {
+    let mut server = ServerProcess::strom(&["-T=false"]);
+    let line = server.wait_for_log("Server is ready", Duration::from_secs(5));
+    assert_eq!(line, format!("[{}] [INF] Server is ready", server.pid()));
+    let mut server = ServerProcess::strom_with_config("logtime: false\n", &[]);
+    let line = server.wait_for_log("Server is ready", Duration::from_secs(5));
+    assert_eq!(line, format!("[{}] [INF] Server is ready", server.pid()));
+}
