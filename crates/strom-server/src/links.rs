@@ -8,7 +8,7 @@
 //!   responder's answer to it is carried back to the requester's original reply subject in the
 //!   importer, as nats-server does.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,9 @@ struct Response {
     expires: Instant,
 }
 
+/// Pending answers kept at most per account.
+const MAX_RESPONSES: usize = 64 * 1024;
+
 /// Responses nobody sent are forgotten after this long.
 const RESPONSE_TTL: Duration = Duration::from_secs(120);
 
@@ -78,6 +81,8 @@ pub struct Links {
     responses: Mutex<FxHashMap<Bytes, Response>>,
     /// The account these links belong to, for answers that must find their way back.
     owner: RwLock<Weak<Account>>,
+    /// Pending answers at which the next sweep runs (0 until the first answer is expected).
+    next_sweep: AtomicUsize,
 }
 
 /// Where a message goes in another account.
@@ -165,8 +170,21 @@ impl Links {
         let subject = Bytes::from(format!("_R_.{token}"));
         let now = Instant::now();
         let mut responses = self.responses.lock();
-        if responses.len() >= 1024 {
+        // Forget answers that never came: at most every time the map doubles (amortized O(1)),
+        // and never more than MAX_RESPONSES at once.
+        if responses.len() >= self.next_sweep.load(Ordering::Relaxed) {
             responses.retain(|_, r| r.expires > now);
+            if responses.len() >= MAX_RESPONSES {
+                let mut keep = false;
+                responses.retain(|_, _| {
+                    keep = !keep;
+                    keep
+                });
+            }
+            self.next_sweep.store(
+                (responses.len() * 2).clamp(1024, MAX_RESPONSES),
+                Ordering::Relaxed,
+            );
         }
         responses.insert(
             subject.clone(),
