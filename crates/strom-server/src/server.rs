@@ -68,7 +68,15 @@ impl Shared {
 
     /// Removes a connection from the registry.
     pub(crate) fn unregister(&self, client: &ClientHandle) {
-        self.clients.lock().remove(&client.id);
+        {
+            let mut clients = self.clients.lock();
+            if clients.remove(&client.id).is_some() {
+                // Under the registry lock, so received_totals never misses or doubles them.
+                let (m, b) = client.in_stats();
+                self.in_msgs.fetch_add(m, Ordering::Relaxed);
+                self.in_bytes.fetch_add(b, Ordering::Relaxed);
+            }
+        }
         self.conns.fetch_sub(1, Ordering::AcqRel);
         self.client_gone.notify_waiters();
     }
@@ -99,11 +107,6 @@ impl Shared {
     /// Number of clients closed as slow consumers.
     pub fn slow_consumers(&self) -> u64 {
         self.slow_consumers.load(Ordering::Relaxed)
-    }
-
-    pub(crate) fn add_in_stats(&self, msgs: u64, bytes: u64) {
-        self.in_msgs.fetch_add(msgs, Ordering::Relaxed);
-        self.in_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// Checks a CONNECT; `nonce` is the one this connection's INFO carried. Runs on the
@@ -148,11 +151,19 @@ impl Shared {
         })
     }
 
-    /// Messages and payload bytes received from clients that have disconnected.
+    /// Messages and payload bytes received from clients since start.
     pub fn received_totals(&self) -> (u64, u64) {
-        (
-            self.in_msgs.load(Ordering::Relaxed),
-            self.in_bytes.load(Ordering::Relaxed),
+        // The registry lock orders this against unregister moving a client's counts.
+        let clients = self.clients.lock();
+        clients.values().fold(
+            (
+                self.in_msgs.load(Ordering::Relaxed),
+                self.in_bytes.load(Ordering::Relaxed),
+            ),
+            |(m, b), c| {
+                let (cm, cb) = c.in_stats();
+                (m + cm, b + cb)
+            },
         )
     }
 

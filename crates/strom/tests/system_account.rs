@@ -88,6 +88,11 @@ async fn advisories_and_ping_describe_server_and_client() {
     assert_eq!(connect["server"]["id"], info["server_id"]);
     assert_eq!(ping["server"]["ver"], "2.15.1");
     assert!(ping["statsz"]["connections"].as_u64().unwrap_or(0) >= 1);
+    // The sys client's own SUBs and request count as received messages while it is connected.
+    assert!(
+        ping["statsz"]["received"]["msgs"].as_u64().unwrap_or(0) >= 1,
+        "{ping}"
+    );
 }
 
 #[tokio::test]

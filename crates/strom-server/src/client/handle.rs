@@ -48,6 +48,10 @@ pub struct ClientHandle {
     /// New permissions from a reload, for the reader to take before its next operation.
     pub(super) new_permissions: Mutex<Option<Option<Arc<Permissions>>>>,
     pub(super) permissions_changed: AtomicBool,
+    /// Messages and payload bytes received from this client, published by its reader after
+    /// each read.
+    in_msgs: AtomicU64,
+    in_bytes: AtomicU64,
     /// Tells the reader to stop (the writer closed the connection).
     pub(super) stop_reader: Notify,
 }
@@ -75,6 +79,8 @@ impl ClientHandle {
             connect: Mutex::new(None),
             new_permissions: Mutex::new(None),
             permissions_changed: AtomicBool::new(false),
+            in_msgs: AtomicU64::new(0),
+            in_bytes: AtomicU64::new(0),
             stop_reader: Notify::new(),
         }
     }
@@ -92,6 +98,19 @@ impl ClientHandle {
 
     pub(super) fn set_headers(&self, on: bool) {
         self.headers.store(on, Ordering::Relaxed);
+    }
+
+    /// Messages and payload bytes received from this client so far.
+    pub fn in_stats(&self) -> (u64, u64) {
+        (
+            self.in_msgs.load(Ordering::Relaxed),
+            self.in_bytes.load(Ordering::Relaxed),
+        )
+    }
+
+    pub(super) fn set_in_stats(&self, msgs: u64, bytes: u64) {
+        self.in_msgs.store(msgs, Ordering::Relaxed);
+        self.in_bytes.store(bytes, Ordering::Relaxed);
     }
 
     /// What the client authenticated with.

@@ -270,12 +270,13 @@ impl Conn {
                 }
             }
             self.flush_pending();
+            self.handle.set_in_stats(self.in_msgs, self.in_bytes);
             if !keep_going {
                 break;
             }
         }
         self.flush_pending();
-        self.server.add_in_stats(self.in_msgs, self.in_bytes);
+        self.handle.set_in_stats(self.in_msgs, self.in_bytes);
         self.cleanup();
     }
 
