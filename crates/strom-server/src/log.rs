@@ -40,7 +40,7 @@ struct Logger {
     time: AtomicBool,
     debug: AtomicBool,
     trace: AtomicBool,
-    file: Mutex<Option<File>>,
+    file: Mutex<Option<(File, std::path::PathBuf)>>,
 }
 
 static LOGGER: OnceLock<Logger> = OnceLock::new();
@@ -69,9 +69,26 @@ pub fn configure(debug: bool, trace: bool, file: Option<&Path>) -> std::io::Resu
     l.trace.store(trace, Ordering::Relaxed);
     if let Some(path) = file {
         let f = OpenOptions::new().create(true).append(true).open(path)?;
-        *l.file.lock() = Some(f);
+        *l.file.lock() = Some((f, path.to_path_buf()));
     }
     Ok(())
+}
+
+/// Reopens the log file (after a log rotator moved it away), as nats-server does on SIGUSR1.
+/// Returns whether there was a file to reopen.
+///
+/// # Errors
+/// The I/O error when the file cannot be opened again; logging then continues to the old one.
+pub fn reopen() -> std::io::Result<bool> {
+    let l = logger();
+    let mut file = l.file.lock();
+    let Some((_, path)) = file.as_ref() else {
+        return Ok(false);
+    };
+    let path = path.clone();
+    let f = OpenOptions::new().create(true).append(true).open(&path)?;
+    *file = Some((f, path));
+    Ok(true)
 }
 
 /// Whether lines of this level are written.
@@ -105,7 +122,7 @@ pub fn write(level: Level, args: std::fmt::Arguments<'_>) {
     let mut file = l.file.lock();
     // A failed log write has nowhere better to be reported; the server keeps serving.
     match file.as_mut() {
-        Some(f) => {
+        Some((f, _)) => {
             let _ = f.write_all(line.as_bytes());
         }
         None => {

@@ -263,7 +263,13 @@ fn spawn_signal_handlers(ctl: Controller, reloader: Reloader) -> Result<()> {
                 _ = term.recv() => { info!("Trapped \"terminated\" signal"); ctl.shutdown(); }
                 _ = usr2.recv() => { ctl.lame_duck(); }
                 _ = hup.recv() => { reloader.reload(&ctl).await; }
-                _ = usr1.recv() => { info!("Trapped \"user defined signal 1\": log file reopen is not yet supported (issue #8)"); }
+                _ = usr1.recv() => {
+                    match strom_server::log::reopen() {
+                        Ok(true) => info!("File log re-opened"),
+                        Ok(false) => {}
+                        Err(e) => strom_server::error!("Could not reopen the log file: {e}"),
+                    }
+                }
             }
             tokio::time::sleep(Duration::from_millis(1)).await;
         }

@@ -189,3 +189,46 @@ fn logtime_off_drops_timestamps() {
     let line = server.wait_for_log("Server is ready", Duration::from_secs(5));
     assert_eq!(line, format!("[{}] [INF] Server is ready", server.pid()));
 }
+
+#[test]
+fn sigusr1_reopens_a_rotated_log_file() {
+    let dir = TempDir::new("rotate");
+    let log = dir.0.join("strom.log");
+    let mut child = Command::new(strom_bin())
+        .args([
+            "-a",
+            "127.0.0.1",
+            "-p",
+            "-1",
+            "-l",
+            log.to_str().expect("utf-8 path"),
+        ])
+        .spawn()
+        .expect("starts");
+    let wait_for = |path: &std::path::Path, needle: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.contains(needle) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{needle:?} not in {}",
+                path.display()
+            );
+            std::thread::yield_now();
+        }
+    };
+    wait_for(&log, "Server is ready");
+    // A log rotator moves the file away, then signals.
+    std::fs::rename(&log, dir.0.join("strom.log.1")).expect("rotated");
+    let status = Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    wait_for(&log, "File log re-opened");
+    let _ = child.kill();
+    let _ = child.wait();
+}
