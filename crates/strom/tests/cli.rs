@@ -117,30 +117,38 @@ fn debug_flag_logs_connections() {
     server.wait_for_log("Client connection created", Duration::from_secs(5));
 }
 
+/// Starts strom logging to `log`.
+fn strom_logging_to(log: &std::path::Path) -> std::process::Child {
+    Command::new(strom_bin())
+        .args(["-a", "127.0.0.1", "-p", "-1", "-l"])
+        .arg(log)
+        .spawn()
+        .expect("starts")
+}
+
+/// Waits until the file at `path` contains `needle`.
+fn wait_for_file(path: &std::path::Path, needle: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if text.contains(needle) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{needle:?} not in {}: {text}",
+            path.display()
+        );
+        std::thread::yield_now();
+    }
+}
+
 #[test]
 fn log_file_flag_redirects_logs() {
     let dir = TempDir::new("log");
     let log = dir.0.join("strom.log");
-    let mut child = Command::new(strom_bin())
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            "-1",
-            "-l",
-            log.to_str().expect("utf-8 path"),
-        ])
-        .spawn()
-        .expect("starts");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.contains("[INF] Server is ready") {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "log file: {text}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = strom_logging_to(&log);
+    wait_for_file(&log, "[INF] Server is ready");
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -194,33 +202,8 @@ fn logtime_off_drops_timestamps() {
 fn sigusr1_reopens_a_rotated_log_file() {
     let dir = TempDir::new("rotate");
     let log = dir.0.join("strom.log");
-    let mut child = Command::new(strom_bin())
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            "-1",
-            "-l",
-            log.to_str().expect("utf-8 path"),
-        ])
-        .spawn()
-        .expect("starts");
-    let wait_for = |path: &std::path::Path, needle: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let text = std::fs::read_to_string(path).unwrap_or_default();
-            if text.contains(needle) {
-                return;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{needle:?} not in {}",
-                path.display()
-            );
-            std::thread::yield_now();
-        }
-    };
-    wait_for(&log, "Server is ready");
+    let mut child = strom_logging_to(&log);
+    wait_for_file(&log, "Server is ready");
     // A log rotator moves the file away, then signals.
     std::fs::rename(&log, dir.0.join("strom.log.1")).expect("rotated");
     let status = Command::new("kill")
@@ -228,7 +211,7 @@ fn sigusr1_reopens_a_rotated_log_file() {
         .status()
         .expect("kill runs");
     assert!(status.success());
-    wait_for(&log, "File log re-opened");
+    wait_for_file(&log, "File log re-opened");
     let _ = child.kill();
     let _ = child.wait();
 }
