@@ -78,10 +78,12 @@ impl Conn {
         let Some(perms) = self.handle.new_permissions.lock().take() else {
             return;
         };
-        *self.handle.responses.lock() = perms
-            .as_ref()
-            .and_then(|p| p.responses)
-            .map(ResponseGrants::new);
+        self.handle.set_response_grants(
+            perms
+                .as_ref()
+                .and_then(|p| p.responses)
+                .map(ResponseGrants::new),
+        );
         self.perms = perms;
         self.pub_verdicts.clear();
     }
@@ -124,7 +126,8 @@ impl Conn {
             self.account = account;
             if let Some(p) = &identity.permissions {
                 if let Some(limits) = p.responses {
-                    *self.handle.responses.lock() = Some(ResponseGrants::new(limits));
+                    self.handle
+                        .set_response_grants(Some(ResponseGrants::new(limits)));
                 }
             }
             self.perms = identity.permissions;

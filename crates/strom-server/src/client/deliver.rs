@@ -203,9 +203,7 @@ pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> 
         server.remove_subscription(sub);
     }
     if let Some(reply) = msg.reply {
-        if let Some(grants) = client.responses.lock().as_mut() {
-            grants.grant(reply, std::time::Instant::now());
-        }
+        client.grant_response(reply);
     }
     match push {
         Push::Queued { first } => Offered::Queued { wake: first },

@@ -42,7 +42,9 @@ pub struct ClientHandle {
     /// The account this client is bound to, for INFO and logs.
     account: Mutex<String>,
     /// `allow_responses` of this client's user: replies it may send to requests it received.
-    pub(super) responses: Mutex<Option<ResponseGrants>>,
+    responses: Mutex<Option<ResponseGrants>>,
+    /// Whether `responses` is set: lets deliveries skip its lock (a lock per request otherwise).
+    has_responses: AtomicBool,
     /// The first CONNECT and the INFO nonce, to authenticate again on reload.
     connect: Mutex<Option<ConnectRecord>>,
     /// New permissions from a reload, for the reader to take before its next operation.
@@ -76,6 +78,7 @@ impl ClientHandle {
             epoch: Instant::now(),
             account: Mutex::new(crate::account::GLOBAL_ACCOUNT.to_string()),
             responses: Mutex::new(None),
+            has_responses: AtomicBool::new(false),
             connect: Mutex::new(None),
             new_permissions: Mutex::new(None),
             permissions_changed: AtomicBool::new(false),
@@ -98,6 +101,36 @@ impl ClientHandle {
 
     pub(super) fn set_headers(&self, on: bool) {
         self.headers.store(on, Ordering::Relaxed);
+    }
+
+    /// Sets (or clears) the replies this client may send under `allow_responses`.
+    pub(super) fn set_response_grants(&self, grants: Option<ResponseGrants>) {
+        let mut slot = self.responses.lock();
+        self.has_responses
+            .store(grants.is_some(), Ordering::Release);
+        *slot = grants;
+    }
+
+    /// Allows this client to answer `reply` (it just received a request), under its
+    /// `allow_responses` limits; nothing when it has none.
+    #[inline]
+    pub(super) fn grant_response(&self, reply: &[u8]) {
+        if !self.has_responses.load(Ordering::Acquire) {
+            return;
+        }
+        if let Some(grants) = self.responses.lock().as_mut() {
+            grants.grant(reply, std::time::Instant::now());
+        }
+    }
+
+    /// Uses one allowed answer to `subject`, if there is one.
+    pub(super) fn take_response(&self, subject: &[u8]) -> bool {
+        self.has_responses.load(Ordering::Acquire)
+            && self
+                .responses
+                .lock()
+                .as_mut()
+                .is_some_and(|g| g.take(subject, std::time::Instant::now()))
     }
 
     /// Messages and payload bytes received from this client so far.

@@ -512,13 +512,7 @@ impl Conn {
                 v
             }
         };
-        allowed
-            || self
-                .handle
-                .responses
-                .lock()
-                .as_mut()
-                .is_some_and(|g| g.take(subject, std::time::Instant::now()))
+        allowed || self.handle.take_response(subject)
     }
 
     /// Drops every subscription of this client.
