@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod identity;
+pub mod jetstream;
 pub mod links;
 pub mod log;
 pub mod options;
