@@ -13,7 +13,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::account::Account;
-use crate::client::{flush_client, offer, ClientHandle, Msg, Offered};
+use crate::client::{deliver_all, flush_client, ClientHandle, Msg};
 use crate::identity::NATS_VERSION;
 use crate::server::Shared;
 
@@ -155,26 +155,15 @@ fn publish(shared: &Shared, sys: &System, subject: &str, payload: &[u8]) {
         payload,
     };
     let mut wake: Vec<Arc<ClientHandle>> = Vec::new();
-    let mut take = |sub: &Arc<crate::subscription::Subscription>| match offer(shared, sub, &msg) {
-        Offered::Queued { wake: w } => {
-            if w {
-                wake.push(sub.client.clone());
-            }
-            true
-        }
-        Offered::Refused => false,
-    };
-    for sub in &result.psubs {
-        take(sub);
-    }
-    for (_, members) in &result.qsubs {
-        let start = rand::thread_rng().gen_range(0..members.len());
-        for i in 0..members.len() {
-            if take(&members[(start + i) % members.len()]) {
-                break;
-            }
-        }
-    }
+    let mut rng = rand::thread_rng();
+    deliver_all(
+        shared,
+        &result,
+        &msg,
+        None,
+        |n| rng.gen_range(0..n),
+        &mut wake,
+    );
     for c in &wake {
         flush_client(c);
     }

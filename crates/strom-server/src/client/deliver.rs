@@ -94,38 +94,17 @@ impl Conn {
     /// Every plain subscription, and one member of each queue group; returns whether anyone
     /// took the message.
     fn deliver_to_all(&mut self, result: &SubResult, msg: &Msg<'_>) -> bool {
-        let mut delivered = false;
-        for sub in &result.psubs {
-            delivered |= self.deliver(sub, msg);
-        }
-        for (_, members) in &result.qsubs {
-            let n = members.len();
-            let start = self.rng.below(n);
-            for i in 0..n {
-                if self.deliver(&members[(start + i) % n], msg) {
-                    delivered = true;
-                    break;
-                }
-            }
-        }
-        delivered
-    }
-
-    /// Queues the message for one subscription; returns whether it was queued.
-    #[inline]
-    fn deliver(&mut self, sub: &Arc<Subscription>, msg: &Msg<'_>) -> bool {
-        if !self.opts.echo && sub.client.id == self.handle.id {
-            return false;
-        }
-        match offer(&self.server, sub, msg) {
-            Offered::Queued { wake } => {
-                if wake {
-                    self.flush_later(&sub.client);
-                }
-                true
-            }
-            Offered::Refused => false,
-        }
+        // With echo off, a client's own messages skip its own subscriptions.
+        let skip = (!self.opts.echo).then_some(self.handle.id);
+        let rng = &mut self.rng;
+        deliver_all(
+            &self.server,
+            result,
+            msg,
+            skip,
+            |n| rng.below(n),
+            &mut self.pending_flush,
+        )
     }
 
     /// Sends the 503 status message (the caller decides that nobody answered) to this client's own subscription on the reply subject.
@@ -162,6 +141,49 @@ impl Conn {
             flush_client(&c);
         }
     }
+}
+
+/// Offers a message to every plain subscription in `result` and to one member of each queue
+/// group (starting at the member `pick(n)` chooses, then the next that takes it). `skip` is a
+/// client that must not receive it (the publisher, with echo off). Receivers whose queues now
+/// need a flush are pushed onto `wake`. Returns whether anyone took the message.
+pub(crate) fn deliver_all(
+    server: &Shared,
+    result: &SubResult,
+    msg: &Msg<'_>,
+    skip: Option<u64>,
+    mut pick: impl FnMut(usize) -> usize,
+    wake: &mut Vec<Arc<ClientHandle>>,
+) -> bool {
+    let mut take = |sub: &Arc<Subscription>| {
+        if skip == Some(sub.client.id) {
+            return false;
+        }
+        match offer(server, sub, msg) {
+            Offered::Queued { wake: w } => {
+                if w {
+                    wake.push(sub.client.clone());
+                }
+                true
+            }
+            Offered::Refused => false,
+        }
+    };
+    let mut delivered = false;
+    for sub in &result.psubs {
+        delivered |= take(sub);
+    }
+    for (_, members) in &result.qsubs {
+        let n = members.len();
+        let start = pick(n);
+        for i in 0..n {
+            if take(&members[(start + i) % n]) {
+                delivered = true;
+                break;
+            }
+        }
+    }
+    delivered
 }
 
 /// Whether a subscription took a message.

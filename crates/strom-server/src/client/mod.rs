@@ -16,7 +16,7 @@ mod trace;
 mod writer;
 
 pub use close::CloseReason;
-pub(crate) use deliver::{flush_client, offer, Msg, Offered};
+pub(crate) use deliver::{deliver_all, flush_client, Msg};
 pub use handle::ClientHandle;
 pub use outbound::{Outbound, Push};
 pub(crate) use reader::serve;
