@@ -150,6 +150,24 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// The text between the quote `q` at the cursor and its match, taken as written (keys and
+    /// include paths have no escapes). `what` names it in the error for a missing close.
+    fn quoted_raw(&mut self, q: char, at: &Position, what: &str) -> Result<String, ConfError> {
+        self.bump();
+        let start = self.pos;
+        while self.peek() != Some(q) {
+            if self.bump().is_none() {
+                return Err(self.error(
+                    at.clone(),
+                    format!("the quoted {what} is never closed; add the closing {q}"),
+                ));
+            }
+        }
+        let text = self.text[start..self.pos].to_string();
+        self.bump();
+        Ok(text)
+    }
+
     /// A key: quoted, or bare up to white space, `:` or `=`.
     pub fn key(&mut self, in_map: bool) -> Result<Key, ConfError> {
         let at = self.position();
@@ -158,25 +176,11 @@ impl<'a> Lexer<'a> {
                 at,
                 format!("expected a key before '{c}'; write `name: value`"),
             )),
-            Some(q @ ('"' | '\'')) => {
-                self.bump();
-                let start = self.pos;
-                while self.peek() != Some(q) {
-                    if self.bump().is_none() {
-                        return Err(self.error(
-                            at,
-                            format!("the quoted key is never closed; add the closing {q}"),
-                        ));
-                    }
-                }
-                let name = self.text[start..self.pos].to_string();
-                self.bump();
-                Ok(Key {
-                    name,
-                    at,
-                    bare: false,
-                })
-            }
+            Some(q @ ('"' | '\'')) => Ok(Key {
+                name: self.quoted_raw(q, &at, "key")?,
+                at,
+                bare: false,
+            }),
             _ => {
                 let start = self.pos;
                 self.bump();
@@ -391,21 +395,7 @@ impl<'a> Lexer<'a> {
         self.skip_blanks();
         let at = self.position();
         match self.peek() {
-            Some(q @ ('"' | '\'')) => {
-                self.bump();
-                let start = self.pos;
-                while self.peek() != Some(q) {
-                    if self.bump().is_none() {
-                        return Err(self.error(
-                            at,
-                            format!("the quoted include path is never closed; add the closing {q}"),
-                        ));
-                    }
-                }
-                let path = self.text[start..self.pos].to_string();
-                self.bump();
-                Ok(path)
-            }
+            Some(q @ ('"' | '\'')) => self.quoted_raw(q, &at, "include path"),
             c @ (None | Some('\n' | '\r' | '[' | '{' | '(' | '-' | '\\')) => Err(self.error(
                 at,
                 format!(
@@ -444,21 +434,29 @@ fn push_char(buf: &mut Vec<u8>, c: char) {
     buf.extend_from_slice(c.encode_utf8(&mut tmp).as_bytes());
 }
 
+/// What the lexer tests here and in `number.rs` share.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_support {
     use super::*;
 
-    fn value(text: &str) -> Result<Token, ConfError> {
+    /// The first value token of `text`.
+    pub fn value(text: &str) -> Result<Token, ConfError> {
         Lexer::new(text, Arc::from("t")).value().map(|(t, _)| t)
     }
 
-    fn int(n: i64) -> Token {
+    pub fn int(n: i64) -> Token {
         Token::Scalar(ValueKind::Integer(n))
     }
 
-    fn string(s: &str) -> Token {
+    pub fn string(s: &str) -> Token {
         Token::Scalar(ValueKind::String(s.to_string()))
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::{int, string, value};
+    use super::*;
 
     #[test]
     fn words_booleans_and_variables() {

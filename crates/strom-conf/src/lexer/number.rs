@@ -237,20 +237,8 @@ fn valid_date(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{int, string, value};
     use super::*;
-    use std::sync::Arc;
-
-    fn value(text: &str) -> Result<Token, ConfError> {
-        Lexer::new(text, Arc::from("t")).value().map(|(t, _)| t)
-    }
-
-    fn int(n: i64) -> Token {
-        Token::Scalar(ValueKind::Integer(n))
-    }
-
-    fn string(s: &str) -> Token {
-        Token::Scalar(ValueKind::String(s.to_string()))
-    }
 
     #[test]
     fn size_suffixes_follow_nats_server() {
