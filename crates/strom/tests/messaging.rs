@@ -12,10 +12,7 @@ use futures::StreamExt;
 const WAIT: Duration = Duration::from_secs(5);
 
 async fn next(sub: &mut async_nats::Subscriber) -> async_nats::Message {
-    tokio::time::timeout(WAIT, sub.next())
-        .await
-        .expect("message arrives in time")
-        .expect("subscription is open")
+    common::next_msg(sub).await
 }
 
 /// Asserts nothing arrives on `sub` before a round trip to the server completes.

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{reference_or_skip, Raw, ServerProcess, TempDir};
-use futures::StreamExt;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
 /// A CA, a server certificate for 127.0.0.1/localhost and a client certificate, as PEM files.
@@ -48,6 +47,13 @@ impl Pki {
         self.dir.0.join(name)
     }
 
+    /// Client options that trust this PKI's CA and require TLS.
+    fn client(&self) -> async_nats::ConnectOptions {
+        async_nats::ConnectOptions::new()
+            .require_tls(true)
+            .add_root_certificates(self.path("ca.pem"))
+    }
+
     fn config(&self, extra: &str) -> String {
         format!(
             "tls {{\n  cert_file: \"{}\"\n  key_file: \"{}\"\n  ca_file: \"{}\"\n  timeout: 1\n  {extra}\n}}\n",
@@ -65,11 +71,7 @@ async fn round_trip(client: &async_nats::Client) {
         .publish("tls.test", Bytes::from_static(b"secret"))
         .await
         .expect("publish");
-    let m = tokio::time::timeout(Duration::from_secs(5), sub.next())
-        .await
-        .expect("in time")
-        .expect("open");
-    assert_eq!(&m.payload[..], b"secret");
+    assert_eq!(&common::next_msg(&mut sub).await.payload[..], b"secret");
 }
 
 #[tokio::test]
@@ -82,9 +84,8 @@ async fn clients_connect_over_tls() {
     );
     let raw = Raw::connect(&server.addr());
     assert!(raw.info.contains("\"tls_required\":true"), "{}", raw.info);
-    let client = async_nats::ConnectOptions::new()
-        .require_tls(true)
-        .add_root_certificates(pki.path("ca.pem"))
+    let client = pki
+        .client()
         .connect(server.url())
         .await
         .expect("TLS connect");
@@ -118,15 +119,10 @@ async fn verify_requires_a_client_certificate_from_the_ca() {
     let server = ServerProcess::strom_with_config(&pki.config("verify: true"), &[]);
     let raw = Raw::connect(&server.addr());
     assert!(raw.info.contains("\"tls_verify\":true"), "{}", raw.info);
-    let without = async_nats::ConnectOptions::new()
-        .require_tls(true)
-        .add_root_certificates(pki.path("ca.pem"))
-        .connect(server.url())
-        .await;
+    let without = pki.client().connect(server.url()).await;
     assert!(without.is_err(), "no client certificate is refused");
-    let with = async_nats::ConnectOptions::new()
-        .require_tls(true)
-        .add_root_certificates(pki.path("ca.pem"))
+    let with = pki
+        .client()
         .add_client_certificate(pki.path("client.pem"), pki.path("client-key.pem"))
         .connect(server.url())
         .await
@@ -171,9 +167,8 @@ async fn tls_from_the_command_line() {
         "--tlskey",
         key.to_str().expect("utf-8 path"),
     ]);
-    let client = async_nats::ConnectOptions::new()
-        .require_tls(true)
-        .add_root_certificates(pki.path("ca.pem"))
+    let client = pki
+        .client()
         .connect(server.url())
         .await
         .expect("TLS connect");
@@ -184,9 +179,7 @@ async fn tls_from_the_command_line() {
 async fn verify_and_map_takes_the_user_from_the_certificate() {
     let pki = Pki::new();
     let connect = |server: &ServerProcess| {
-        async_nats::ConnectOptions::new()
-            .require_tls(true)
-            .add_root_certificates(pki.path("ca.pem"))
+        pki.client()
             .add_client_certificate(pki.path("client.pem"), pki.path("client-key.pem"))
             .connect(server.url())
     };

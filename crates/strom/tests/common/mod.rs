@@ -367,3 +367,12 @@ pub fn check_config_text(dir: &TempDir, text: &str) -> (PathBuf, bool, String) {
     let (ok, out) = config_check(&strom_bin(), &path);
     (path, ok, out)
 }
+
+/// The next message on `sub`, within five seconds.
+pub async fn next_msg(sub: &mut async_nats::Subscriber) -> async_nats::Message {
+    use futures::StreamExt;
+    tokio::time::timeout(Duration::from_secs(5), sub.next())
+        .await
+        .expect("message arrives in time")
+        .expect("subscription is open")
+}
