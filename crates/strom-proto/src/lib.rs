@@ -7,6 +7,7 @@
 
 pub mod encode;
 pub mod error;
+pub mod headers;
 pub mod ops;
 pub mod parser;
 pub mod subject;

@@ -73,9 +73,63 @@ pub fn matches(filter: &[u8], subject: &[u8]) -> bool {
     }
 }
 
+/// Whether some literal subject matches both filters (JetStream refuses streams whose subjects
+/// overlap).
+pub fn overlaps(a: &[u8], b: &[u8]) -> bool {
+    let mut x = a.split(|&c| c == b'.');
+    let mut y = b.split(|&c| c == b'.');
+    loop {
+        match (x.next(), y.next()) {
+            (Some(p), Some(q)) => {
+                if is_fwc(p) || is_fwc(q) {
+                    return true;
+                }
+                if !is_pwc(p) && !is_pwc(q) && p != q {
+                    return false;
+                }
+            }
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// Whether every subject `inner` matches is also matched by `outer`.
+pub fn is_subset(inner: &[u8], outer: &[u8]) -> bool {
+    let mut x = inner.split(|&c| c == b'.');
+    let mut y = outer.split(|&c| c == b'.');
+    loop {
+        match (x.next(), y.next()) {
+            (Some(_), Some(q)) if is_fwc(q) => return true,
+            (Some(p), Some(q)) => {
+                if is_fwc(p) || (is_pwc(p) && !is_pwc(q)) || (!is_pwc(q) && p != q) {
+                    return false;
+                }
+            }
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlap_and_subset() {
+        assert!(overlaps(b"orders.>", b"orders.new"));
+        assert!(overlaps(b"orders.*", b"*.new"));
+        assert!(overlaps(b">", b"a"));
+        assert!(!overlaps(b"orders.*", b"orders.a.b"));
+        assert!(!overlaps(b"a.b", b"a.c"));
+        assert!(is_subset(b"orders.new", b"orders.>"));
+        assert!(is_subset(b"orders.*", b"orders.>"));
+        assert!(is_subset(b"orders.*", b"orders.*"));
+        assert!(!is_subset(b"orders.>", b"orders.*"));
+        assert!(!is_subset(b"orders.*", b"orders.a"));
+        assert!(!is_subset(b"a", b"a.>"));
+    }
 
     #[test]
     fn valid_subjects() {

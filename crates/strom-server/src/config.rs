@@ -13,7 +13,7 @@ use thiserror::Error;
 
 use crate::auth::{Secret, User};
 use crate::links::Import;
-use crate::options::Options;
+use crate::options::{JsLimits, Options};
 use crate::permissions::{Pattern, Permissions, ResponsePermission, Rule};
 use crate::tls::TlsOptions;
 
@@ -97,9 +97,18 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
     if let Some(js) = &cfg.jetstream {
         o.jetstream = js.enabled;
         o.store_dir = js.store_dir.as_ref().map(PathBuf::from);
-        if js.enabled {
-            out.not_yet
-                .push("JetStream is configured but not yet served by Strom (issue #5)".into());
+        o.sync = match js.sync_interval {
+            Some(strom_conf::SyncInterval::Every(d)) => crate::options::SyncPolicy::Every(d),
+            _ => crate::options::SyncPolicy::Always,
+        };
+        o.js_domain = js.domain.clone();
+        o.js_max_memory = js.max_memory_store.unwrap_or(-1);
+        o.js_max_file = js.max_file_store.unwrap_or(-1);
+        if js.cipher.is_some() || js.key.is_some() {
+            out.not_yet.push(format!(
+                "{}: JetStream encryption at rest is not yet served by Strom (issue #5)",
+                js.at
+            ));
         }
     }
     out.debug = cfg.debug.unwrap_or(false);
@@ -303,10 +312,11 @@ fn map_accounts(
                         imports.push((import(i, &name)?, i.at.clone()));
                     }
                 }
-                "jetstream" => out.not_yet.push(format!(
-                    "{}: account {name}: JetStream is accepted but not yet served by Strom (issue #5)",
-                    e.key_at
-                )),
+                "jetstream" => {
+                    if let Some(limits) = account_jetstream(&e.value)? {
+                        out.options.js_accounts.push((name.clone(), limits));
+                    }
+                }
                 other => out.not_yet.push(format!(
                     "{}: account {name}: \"{other}\" is accepted but not yet served by Strom",
                     e.key_at
@@ -567,4 +577,54 @@ fn responses(v: &Value) -> Result<Option<ResponsePermission>, ConfigError> {
             ),
         )),
     }
+}
+
+/// An account's `jetstream`: `enabled`/`disabled`, a boolean, or a block of limits
+/// (`max_mem`, `max_file`, `max_streams`, `max_consumers`, ...). `None` when disabled.
+fn account_jetstream(v: &Value) -> Result<Option<JsLimits>, ConfigError> {
+    let mut limits = JsLimits::default();
+    match &v.kind {
+        ValueKind::Bool(b) => return Ok(b.then_some(limits)),
+        ValueKind::String(s) => {
+            return match s.to_ascii_lowercase().as_str() {
+                "enabled" | "enable" => Ok(Some(limits)),
+                "disabled" | "disable" => Ok(None),
+                _ => Err(err(
+                    &v.at,
+                    format!("expected 'enabled' or 'disabled' for jetstream, got {s:?}"),
+                )),
+            };
+        }
+        ValueKind::Map(m) => {
+            for f in m {
+                let n = || {
+                    f.value.as_i64().ok_or_else(|| {
+                        err(&f.value.at, format!("{} must be a number or a size", f.key))
+                    })
+                };
+                match f.key.to_ascii_lowercase().as_str() {
+                    "max_mem" | "max_memory" | "max_mem_store" | "max_memory_store" => {
+                        limits.max_memory = n()?;
+                    }
+                    "max_file" | "max_store" | "max_file_store" | "max_disk" => {
+                        limits.max_file = n()?;
+                    }
+                    "max_streams" => limits.max_streams = n()?,
+                    "max_consumers" => limits.max_consumers = n()?,
+                    "max_ack_pending" => limits.max_ack_pending = n()?,
+                    "max_bytes_required" | "max_stream_bytes_required" => {
+                        limits.max_bytes_required = f.value.as_bool().unwrap_or(false);
+                    }
+                    _ => {}
+                }
+            }
+        }
+        _ => {
+            return Err(err(
+                &v.at,
+                "jetstream must be enabled, disabled, a boolean or a block of limits",
+            ))
+        }
+    }
+    Ok(Some(limits))
 }

@@ -19,6 +19,41 @@ pub const DEFAULT_MAX_PENDING: usize = 64 * 1024 * 1024;
 /// nats-server's `DEFAULT_MAX_CONNECTIONS`.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64 * 1024;
 
+/// When the file store fsyncs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Before every acknowledgement, many publishes sharing one fsync (group commit): the
+    /// default, and what `sync_interval: always` asks for.
+    Always,
+    /// Every so often, acknowledging before the data is durable: only when the operator sets
+    /// `sync_interval` to a period.
+    Every(Duration),
+}
+
+/// An account's JetStream limits; -1 is unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsLimits {
+    pub max_memory: i64,
+    pub max_file: i64,
+    pub max_streams: i64,
+    pub max_consumers: i64,
+    pub max_ack_pending: i64,
+    pub max_bytes_required: bool,
+}
+
+impl Default for JsLimits {
+    fn default() -> Self {
+        JsLimits {
+            max_memory: -1,
+            max_file: -1,
+            max_streams: -1,
+            max_consumers: -1,
+            max_ack_pending: -1,
+            max_bytes_required: false,
+        }
+    }
+}
+
 /// Everything the server needs to know to run.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -48,6 +83,16 @@ pub struct Options {
     pub system_account: Option<String>,
     pub jetstream: bool,
     pub store_dir: Option<PathBuf>,
+    /// How the file store makes writes durable.
+    pub sync: SyncPolicy,
+    /// `jetstream { domain }`: the API is also served on `$JS.<domain>.API.>`.
+    pub js_domain: Option<String>,
+    /// Server-wide store limits in bytes; -1 is nats-server's default (75% of memory / disk).
+    pub js_max_memory: i64,
+    pub js_max_file: i64,
+    /// Accounts with JetStream enabled, with their limits. Without configured accounts, the
+    /// global account has JetStream whenever the server does.
+    pub js_accounts: Vec<(String, JsLimits)>,
     pub http_port: Option<u16>,
     pub pid_file: Option<PathBuf>,
     /// Where to write `<name>_<pid>.ports`, as nats-server's `--ports_file_dir`.
@@ -77,6 +122,11 @@ impl Default for Options {
             tls: None,
             jetstream: false,
             store_dir: None,
+            sync: SyncPolicy::Always,
+            js_domain: None,
+            js_max_memory: -1,
+            js_max_file: -1,
+            js_accounts: Vec::new(),
             http_port: None,
             pid_file: None,
             ports_file_dir: None,

@@ -58,6 +58,8 @@ pub struct Shared {
     in_bytes: AtomicU64,
     /// Signalled whenever a client leaves the registry.
     client_gone: Notify,
+    /// JetStream, once started.
+    jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
 }
 
 impl Shared {
@@ -91,8 +93,8 @@ impl Shared {
         if !sub.close() {
             return;
         }
-        {
-            let mut subs = sub.client.subs.lock();
+        if let Some(client) = sub.client() {
+            let mut subs = client.subs.lock();
             if subs.get(&sub.sid).is_some_and(|s| Arc::ptr_eq(s, sub)) {
                 subs.remove(&sub.sid);
             }
@@ -128,6 +130,11 @@ impl Shared {
     /// The TLS acceptor and options, when clients must use TLS.
     pub(crate) fn tls(&self) -> Option<(&tokio_rustls::TlsAcceptor, &crate::tls::TlsOptions)> {
         self.tls.as_ref().map(|(a, o)| (a, o))
+    }
+
+    /// JetStream, when enabled and started.
+    pub fn jetstream(&self) -> Option<&Arc<crate::jetstream::JetStream>> {
+        self.jetstream.get()
     }
 
     /// The system account, when there is one.
@@ -269,6 +276,7 @@ impl Shared {
                     .as_ref()
                     .is_some_and(|s| s.account.name == client.account_name()),
             api_lvl: API_LEVEL,
+            jetstream: self.opts.jetstream,
             ..ServerInfo::default()
         };
         serde_json::to_vec(&info)
@@ -378,6 +386,7 @@ impl Server {
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
             client_gone: Notify::new(),
+            jetstream: std::sync::OnceLock::new(),
         });
         let (state, _) = watch::channel(RunState::Running);
         Ok(Server {
@@ -422,6 +431,17 @@ impl Server {
         if shared.tls.is_some() {
             crate::info!("TLS required for client connections");
         }
+        if shared.opts.jetstream {
+            let s = shared.clone();
+            match tokio::task::spawn_blocking(move || crate::jetstream::JetStream::start(&s)).await
+            {
+                Ok(Ok(js)) => {
+                    let _ = shared.jetstream.set(js);
+                }
+                Ok(Err(e)) => crate::error!("Could not start JetStream: {e}"),
+                Err(e) => crate::error!("Could not start JetStream: {e}"),
+            }
+        }
         crate::info!("Server is ready");
         let end = loop {
             tokio::select! {
@@ -446,6 +466,9 @@ impl Server {
             lame_duck(&shared, &mut rx).await;
         }
         close_all(&shared).await;
+        if let Some(js) = shared.jetstream.get().cloned() {
+            let _ = tokio::task::spawn_blocking(move || js.shutdown()).await;
+        }
         crate::info!("Server Exiting..");
     }
 }

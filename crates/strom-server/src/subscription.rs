@@ -9,10 +9,29 @@ use crate::account::Account;
 use crate::client::ClientHandle;
 use crate::permissions::Permissions;
 
-/// One `SUB`. Shared between the owning client's subscription map, the sublist, and match
-/// results cached by publishers.
+/// A receiver inside the server (a JetStream stream, the JetStream API): it takes each message
+/// it matches straight from the publisher, and must not block. Returns whether it took the
+/// message (a receiver that declines counts as nobody, for no-responders).
+pub trait Internal: Send + Sync {
+    fn deliver(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool;
+}
+
+/// Who holds a subscription.
+pub enum Owner {
+    Client(Arc<ClientHandle>),
+    Internal(Arc<dyn Internal>),
+}
+
+/// One `SUB`, or an internal subscription of the server. Shared between the owning client's
+/// subscription map, the sublist, and match results cached by publishers.
 pub struct Subscription {
-    pub client: Arc<ClientHandle>,
+    pub owner: Owner,
     /// The account whose sublist holds this subscription.
     pub account: Arc<Account>,
     pub subject: Bytes,
@@ -47,7 +66,7 @@ impl Subscription {
         sid: Bytes,
     ) -> Self {
         Subscription {
-            client,
+            owner: Owner::Client(client),
             account,
             subject,
             queue,
@@ -57,6 +76,36 @@ impl Subscription {
             delivered: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
+    }
+
+    /// A subscription of the server itself on `subject`.
+    pub fn internal(account: Arc<Account>, subject: Bytes, sink: Arc<dyn Internal>) -> Self {
+        Subscription {
+            owner: Owner::Internal(sink),
+            account,
+            subject,
+            queue: None,
+            sid: Bytes::new(),
+            deny_filter: None,
+            max: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// The client holding this subscription; `None` for the server's own.
+    #[inline]
+    pub fn client(&self) -> Option<&Arc<ClientHandle>> {
+        match &self.owner {
+            Owner::Client(c) => Some(c),
+            Owner::Internal(_) => None,
+        }
+    }
+
+    /// The id of the client holding it; 0 for the server's own.
+    #[inline]
+    pub fn client_id(&self) -> u64 {
+        self.client().map_or(0, |c| c.id)
     }
 
     /// Withholds denied subjects from this (wildcard) subscription.
@@ -108,7 +157,7 @@ impl Subscription {
 impl std::fmt::Debug for Subscription {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
-            .field("cid", &self.client.id)
+            .field("cid", &self.client_id())
             .field("subject", &String::from_utf8_lossy(&self.subject))
             .field(
                 "queue",

@@ -13,7 +13,7 @@ use rand::Rng;
 use serde::Serialize;
 
 use crate::account::Account;
-use crate::client::{deliver_all, flush_client, ClientHandle, Msg};
+use crate::client::publish_from_server;
 use crate::identity::NATS_VERSION;
 use crate::server::Shared;
 
@@ -120,7 +120,7 @@ pub fn timestamp(t: DateTime<Utc>) -> String {
 }
 
 /// A 22-character id in the alphabet of nats-server's NUIDs.
-fn event_id() -> String {
+pub fn event_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut rng = rand::thread_rng();
     (0..22)
@@ -143,30 +143,14 @@ fn server_block<'a>(shared: &'a Shared, sys: &System) -> ServerBlock<'a> {
 
 /// Publishes a message from the server into the system account.
 fn publish(shared: &Shared, sys: &System, subject: &str, payload: &[u8]) {
-    let result = sys.account.sublist.matches(subject.as_bytes());
-    if result.is_empty() {
-        return;
-    }
-    let msg = Msg {
-        shared: None,
-        subject: subject.as_bytes(),
-        reply: None,
-        headers: None,
-        payload,
-    };
-    let mut wake: Vec<Arc<ClientHandle>> = Vec::new();
-    let mut rng = rand::thread_rng();
-    deliver_all(
+    publish_from_server(
         shared,
-        &result,
-        &msg,
+        &sys.account,
+        subject.as_bytes(),
         None,
-        |n| rng.gen_range(0..n),
-        &mut wake,
+        None,
+        payload,
     );
-    for c in &wake {
-        flush_client(c);
-    }
 }
 
 /// Whether anyone could hear an advisory: skips building JSON nobody reads.

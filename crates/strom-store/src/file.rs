@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::index::{msg_size, Entry, Index};
+use crate::index::{file_msg_size, Entry, Index};
 use crate::record::{self, Decoded, Kind};
-use crate::{Store, StoreError, StoredMsg, StreamState};
+use crate::{Store, StoreError, StoredMsg, StreamState, SyncJob};
 
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
@@ -57,6 +57,8 @@ pub struct FileStore {
     pending: Vec<u8>,
     /// A segment was created since the last sync: the directory needs an fsync.
     dir_dirty: bool,
+    /// Segments written since the last sync, by index.
+    unsynced: Vec<usize>,
     /// The number the next segment file gets.
     next_segment: u64,
 }
@@ -101,6 +103,7 @@ impl FileStore {
             index: Index::default(),
             pending: Vec::new(),
             dir_dirty: false,
+            unsynced: Vec::new(),
             next_segment,
         };
         let mut recovery = Recovery::default();
@@ -128,7 +131,7 @@ impl FileStore {
                             r.seq,
                             Entry {
                                 subject: Bytes::copy_from_slice(&r.subject),
-                                size: msg_size(&r.subject, &r.headers, &r.payload),
+                                size: file_msg_size(&r.subject, &r.headers, &r.payload),
                                 ts: r.ts,
                                 loc: Loc {
                                     segment,
@@ -204,6 +207,10 @@ impl FileStore {
             .write_all_at(&self.pending, at)
             .map_err(io(&seg.path))?;
         self.pending.clear();
+        let active = self.segments.len() - 1;
+        if self.unsynced.last() != Some(&active) {
+            self.unsynced.push(active);
+        }
         Ok(())
     }
 
@@ -297,7 +304,7 @@ impl Store for FileStore {
             seq,
             Entry {
                 subject: Bytes::copy_from_slice(subject),
-                size: msg_size(subject, headers, payload),
+                size: file_msg_size(subject, headers, payload),
                 ts,
                 loc,
             },
@@ -305,19 +312,21 @@ impl Store for FileStore {
         Ok(seq)
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
+    fn begin_sync(&mut self) -> Result<SyncJob, StoreError> {
         self.write_pending()?;
-        let seg = self
-            .segments
-            .last()
-            .expect("a store always has an active segment");
-        seg.file.sync_data().map_err(io(&seg.path))?;
+        let mut job = SyncJob::default();
+        for i in std::mem::take(&mut self.unsynced) {
+            // Purge replaces the segment list; indexes from before it are gone.
+            if let Some(seg) = self.segments.get(i) {
+                let f = seg.file.try_clone().map_err(io(&seg.path))?;
+                job.files.push((f, seg.path.clone()));
+            }
+        }
         if self.dir_dirty {
-            let dir = File::open(&self.dir).map_err(io(&self.dir))?;
-            dir.sync_all().map_err(io(&self.dir))?;
+            job.dirs.push(self.dir.clone());
             self.dir_dirty = false;
         }
-        Ok(())
+        Ok(job)
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
@@ -348,6 +357,7 @@ impl Store for FileStore {
         self.pending.clear();
         let last = self.index.last_seq;
         let old: Vec<PathBuf> = self.segments.drain(..).map(|s| s.path).collect();
+        self.unsynced.clear();
         // The new segment starts with a marker holding the last sequence, so numbering
         // continues after a restart; it is made durable before the old files go.
         self.new_segment()?;
@@ -361,6 +371,19 @@ impl Store for FileStore {
         Ok(n)
     }
 
+    fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
+        let below: Vec<u64> = self.index.by_seq.range(..seq).map(|(s, _)| *s).collect();
+        for s in &below {
+            self.delete(*s)?;
+        }
+        if seq > self.index.last_seq + 1 {
+            // A marker for the sequence before `seq`: replay raises the last sequence to it.
+            self.append_record(Kind::Delete, seq - 1, 0, &[], &[], &[])?;
+            self.index.last_seq = seq - 1;
+        }
+        Ok(below.len() as u64)
+    }
+
     fn state(&self) -> StreamState {
         self.index.state()
     }
@@ -371,5 +394,21 @@ impl Store for FileStore {
 
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
         self.index.subject_count(subject)
+    }
+
+    fn last(&self) -> Option<(u64, i64)> {
+        self.index.last()
+    }
+
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+        self.index.scan(from, visit);
+    }
+
+    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+        self.index.scan_back(visit);
+    }
+
+    fn subjects(&self) -> Vec<(Bytes, u64)> {
+        self.index.subjects()
     }
 }

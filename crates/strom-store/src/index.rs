@@ -73,6 +73,34 @@ impl<L> Index<L> {
         self.by_seq.iter().next().map(|(s, e)| (*s, e.ts))
     }
 
+    /// The newest message held: its sequence and time.
+    pub fn last(&self) -> Option<(u64, i64)> {
+        self.by_seq.iter().next_back().map(|(s, e)| (*s, e.ts))
+    }
+
+    pub fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+        for (seq, e) in self.by_seq.range(from..) {
+            if !visit(*seq, &e.subject, e.ts) {
+                break;
+            }
+        }
+    }
+
+    pub fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+        for (seq, e) in self.by_seq.iter().rev() {
+            if !visit(*seq, &e.subject, e.ts) {
+                break;
+            }
+        }
+    }
+
+    pub fn subjects(&self) -> Vec<(Bytes, u64)> {
+        self.by_subject
+            .iter()
+            .map(|(s, seqs)| (s.clone(), seqs.len() as u64))
+            .collect()
+    }
+
     /// How many messages `subject` has, and the oldest of them.
     pub fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
         self.by_subject
@@ -100,8 +128,18 @@ impl<L> Index<L> {
     }
 }
 
-/// The size JetStream accounts for a message (subject, headers, payload and a fixed overhead,
-/// as nats-server's file store does).
-pub fn msg_size(subject: &[u8], headers: &[u8], payload: &[u8]) -> u64 {
+/// The size nats-server's file store accounts for a message: its record overhead, subject,
+/// headers and payload (stream info `bytes` and `max_bytes` count this).
+pub fn file_msg_size(subject: &[u8], headers: &[u8], payload: &[u8]) -> u64 {
+    let base = 22 + subject.len() + payload.len() + 8;
+    if headers.is_empty() {
+        base as u64
+    } else {
+        (base + 4 + headers.len()) as u64
+    }
+}
+
+/// The size nats-server's memory store accounts for a message.
+pub fn mem_msg_size(subject: &[u8], headers: &[u8], payload: &[u8]) -> u64 {
     (subject.len() + headers.len() + payload.len() + 16) as u64
 }

@@ -14,6 +14,7 @@ mod memory;
 pub mod record;
 
 pub use file::{FileStore, Recovery};
+pub use index::{file_msg_size, mem_msg_size};
 pub use limits::{enforce, Limits};
 pub use memory::MemStore;
 
@@ -56,6 +57,43 @@ pub enum StoreError {
     Damaged { seq: u64, reason: &'static str },
 }
 
+/// The fsyncs that make a batch durable: data files first, then directories whose entries
+/// changed.
+#[derive(Debug, Default)]
+pub struct SyncJob {
+    files: Vec<(std::fs::File, std::path::PathBuf)>,
+    dirs: Vec<std::path::PathBuf>,
+}
+
+impl SyncJob {
+    /// Runs the fsyncs.
+    ///
+    /// # Errors
+    /// The first I/O error; nothing the job covers may then be acknowledged.
+    pub fn run(self) -> Result<(), StoreError> {
+        for (f, path) in &self.files {
+            f.sync_data().map_err(|source| StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        for d in &self.dirs {
+            std::fs::File::open(d)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| StoreError::Io {
+                    path: d.display().to_string(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.dirs.is_empty()
+    }
+}
+
 /// What every backend does.
 pub trait Store: Send {
     /// Appends a message and returns its sequence. Not durable until [`Store::sync`].
@@ -75,7 +113,17 @@ pub trait Store: Send {
     ///
     /// # Errors
     /// The I/O error; the caller must not acknowledge anything appended since the last success.
-    fn sync(&mut self) -> Result<(), StoreError>;
+    fn sync(&mut self) -> Result<(), StoreError> {
+        self.begin_sync()?.run()
+    }
+
+    /// Hands buffered appends to the kernel and returns the fsyncs that make them durable, so
+    /// that the caller can run them without holding the store: readers go on meanwhile, and
+    /// what [`SyncJob::run`] covers is exactly what was appended before this call.
+    ///
+    /// # Errors
+    /// The I/O error writing the buffer.
+    fn begin_sync(&mut self) -> Result<SyncJob, StoreError>;
 
     /// The message at `seq`, if held.
     ///
@@ -101,10 +149,30 @@ pub trait Store: Send {
     /// I/O errors.
     fn purge(&mut self) -> Result<u64, StoreError>;
 
+    /// Removes every message below `seq`; when `seq` is past the last sequence, the next
+    /// append gets `seq`. Returns how many messages went.
+    ///
+    /// # Errors
+    /// I/O errors writing the removals.
+    fn compact(&mut self, seq: u64) -> Result<u64, StoreError>;
+
     fn state(&self) -> StreamState;
 
     /// The oldest message held: its sequence and time.
     fn first(&self) -> Option<(u64, i64)>;
+
+    /// The newest message held: its sequence and time.
+    fn last(&self) -> Option<(u64, i64)>;
+
+    /// Visits held messages from sequence `from` upwards, in order, with their subjects and
+    /// times, until `visit` returns false. Reads only the index, never message bytes.
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool);
+
+    /// Visits held messages from the newest down, until `visit` returns false.
+    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool);
+
+    /// Every subject held and how many messages it has.
+    fn subjects(&self) -> Vec<(Bytes, u64)>;
 
     /// How many messages `subject` has, and the sequence of the oldest.
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>);

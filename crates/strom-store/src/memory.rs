@@ -1,8 +1,8 @@
 //! The memory backend: messages kept in the index itself. Nothing survives a restart, as
 //! JetStream's memory storage promises.
 
-use crate::index::{msg_size, Entry, Index};
-use crate::{Store, StoreError, StoredMsg, StreamState};
+use crate::index::{mem_msg_size, Entry, Index};
+use crate::{Store, StoreError, StoredMsg, StreamState, SyncJob};
 use bytes::Bytes;
 
 #[derive(Debug, Default)]
@@ -36,7 +36,7 @@ impl Store for MemStore {
             seq,
             Entry {
                 subject: msg.subject.clone(),
-                size: msg_size(subject, headers, payload),
+                size: mem_msg_size(subject, headers, payload),
                 ts,
                 loc: msg,
             },
@@ -44,8 +44,8 @@ impl Store for MemStore {
         Ok(seq)
     }
 
-    fn sync(&mut self) -> Result<(), StoreError> {
-        Ok(())
+    fn begin_sync(&mut self) -> Result<SyncJob, StoreError> {
+        Ok(SyncJob::default())
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
@@ -67,6 +67,15 @@ impl Store for MemStore {
         Ok(self.index.clear())
     }
 
+    fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
+        let below: Vec<u64> = self.index.by_seq.range(..seq).map(|(s, _)| *s).collect();
+        for s in &below {
+            self.index.remove(*s);
+        }
+        self.index.last_seq = self.index.last_seq.max(seq.saturating_sub(1));
+        Ok(below.len() as u64)
+    }
+
     fn state(&self) -> StreamState {
         self.index.state()
     }
@@ -77,5 +86,21 @@ impl Store for MemStore {
 
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
         self.index.subject_count(subject)
+    }
+
+    fn last(&self) -> Option<(u64, i64)> {
+        self.index.last()
+    }
+
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+        self.index.scan(from, visit);
+    }
+
+    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+        self.index.scan_back(visit);
+    }
+
+    fn subjects(&self) -> Vec<(Bytes, u64)> {
+        self.index.subjects()
     }
 }

@@ -11,6 +11,7 @@ enum Op {
     Append { subject: u8, payload: Vec<u8> },
     Delete(u64),
     Purge,
+    Compact(u64),
     Sync,
 }
 
@@ -21,6 +22,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (1u64..60).prop_map(Op::Delete),
         1 => Just(Op::Sync),
         1 => Just(Op::Purge),
+        1 => (1u64..80).prop_map(Op::Compact),
     ]
 }
 
@@ -56,6 +58,13 @@ fn apply(store: &mut dyn Store, model: &mut Model, op: &Op) {
             let n = store.purge().expect("purge");
             assert_eq!(n, model.msgs.len() as u64);
             model.msgs.clear();
+        }
+        Op::Compact(seq) => {
+            let n = store.compact(*seq).expect("compact");
+            let keep = model.msgs.split_off(seq);
+            assert_eq!(n, model.msgs.len() as u64);
+            model.msgs = keep;
+            model.last = model.last.max(seq - 1);
         }
         Op::Sync => store.sync().expect("sync"),
     }

@@ -33,8 +33,8 @@ Logging Options:
         --max_traced_msg_len <len>   Maximum printable length for traced messages (not yet served)
 
 JetStream Options:
-    -js, --jetstream                 Enable JetStream functionality (not yet served)
-    -sd, --store_dir <dir>           Set the storage directory (not yet served)
+    -js, --jetstream                 Enable JetStream functionality
+    -sd, --store_dir <dir>           Set the storage directory
 
 Authorization Options:
         --user <user>                User required for connections

@@ -12,7 +12,7 @@ use super::reader::Conn;
 use crate::links::Hop;
 use crate::server::Shared;
 use crate::sublist::SubResult;
-use crate::subscription::{Claim, Subscription};
+use crate::subscription::{Claim, Owner, Subscription};
 
 /// Queues larger than this are left to the receiver's writer rather than written by a publisher.
 const INLINE_FLUSH_MAX: usize = 256 * 1024;
@@ -114,7 +114,7 @@ impl Conn {
             .psubs
             .iter()
             .rev()
-            .find(|s| s.client.id == self.handle.id)
+            .find(|s| s.client_id() == self.handle.id)
             .cloned();
         let Some(sub) = own else {
             return;
@@ -156,13 +156,15 @@ pub(crate) fn deliver_all(
     wake: &mut Vec<Arc<ClientHandle>>,
 ) -> bool {
     let mut take = |sub: &Arc<Subscription>| {
-        if skip == Some(sub.client.id) {
+        if skip == Some(sub.client_id()) {
             return false;
         }
         match offer(server, sub, msg) {
             Offered::Queued { wake: w } => {
                 if w {
-                    wake.push(sub.client.clone());
+                    if let Some(c) = sub.client() {
+                        wake.push(c.clone());
+                    }
                 }
                 true
             }
@@ -186,6 +188,48 @@ pub(crate) fn deliver_all(
     delivered
 }
 
+/// Publishes a message from the server itself (system messages, JetStream replies and
+/// acknowledgements) into `account`, and across its imports; hands the frames to the kernel
+/// before returning. Returns whether anyone received it.
+pub(crate) fn publish_from_server(
+    server: &Shared,
+    account: &crate::account::Account,
+    subject: &[u8],
+    reply: Option<&[u8]>,
+    headers: Option<&[u8]>,
+    payload: &[u8],
+) -> bool {
+    let msg = Msg {
+        shared: None,
+        subject,
+        reply,
+        headers,
+        payload,
+    };
+    let mut wake: Vec<Arc<ClientHandle>> = Vec::new();
+    let mut rng = rand::thread_rng();
+    let mut pick = |n: usize| rand::Rng::gen_range(&mut rng, 0..n);
+    let result = account.sublist.matches(subject);
+    let mut delivered = deliver_all(server, &result, &msg, None, &mut pick, &mut wake);
+    if account.links.any() {
+        for hop in account.links.hops(subject, reply) {
+            let result = hop.account.sublist.matches(&hop.subject);
+            let crossed = Msg {
+                shared: None,
+                subject: &hop.subject,
+                reply: hop.reply.as_deref(),
+                headers,
+                payload,
+            };
+            delivered |= deliver_all(server, &result, &crossed, None, &mut pick, &mut wake);
+        }
+    }
+    for c in &wake {
+        flush_client(c);
+    }
+    delivered
+}
+
 /// Whether a subscription took a message.
 pub(crate) enum Offered {
     /// Queued; `wake` when the receiver's queue was empty and it needs a flush.
@@ -199,7 +243,19 @@ pub(crate) enum Offered {
 /// every delivery takes, from clients and from the server itself.
 #[inline]
 pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> Offered {
-    let client = &sub.client;
+    let client = match &sub.owner {
+        Owner::Client(c) => c,
+        Owner::Internal(sink) => {
+            if sub.claim() == Claim::Skip {
+                return Offered::Refused;
+            }
+            return if sink.deliver(msg.subject, msg.reply, msg.headers, msg.payload) {
+                Offered::Queued { wake: false }
+            } else {
+                Offered::Refused
+            };
+        }
+    };
     if let Some(filter) = &sub.deny_filter {
         if filter.withholds(&sub.subject, msg.subject) {
             return Offered::Refused;

@@ -16,7 +16,7 @@ mod trace;
 mod writer;
 
 pub use close::CloseReason;
-pub(crate) use deliver::{deliver_all, flush_client, Msg};
+pub(crate) use deliver::publish_from_server;
 pub use handle::ClientHandle;
 pub use outbound::{Outbound, Push};
 pub(crate) use reader::serve;

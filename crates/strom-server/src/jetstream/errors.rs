@@ -11,11 +11,15 @@ pub struct ApiError {
     pub description: String,
 }
 
-/// The errors Strom can return, by name (nats-server's `JS…Err` names).
+/// The errors Strom can return, by name (nats-server's `JS…Err` names, `server/errors.json`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsError {
     /// JSInvalidJSONErr: the request body is not the expected JSON.
     InvalidJson(String),
+    /// JSBadRequestErr.
+    BadRequest,
+    /// JSNotEnabledForAccountErr.
+    NotEnabledForAccount,
     /// JSStreamMismatchErr.
     StreamNameMismatch,
     /// JSStreamReplicasNotSupportedErr.
@@ -28,6 +32,44 @@ pub enum JsError {
     StreamNameInUse,
     /// JSStreamNotFoundErr.
     StreamNotFound,
+    /// JSNoMessageFoundErr.
+    NoMessageFound,
+    /// JSStreamNotMatchErr: `Nats-Expected-Stream` names another stream.
+    StreamNotMatch,
+    /// JSStreamWrongLastSequenceErrF.
+    WrongLastSequence(u64),
+    /// JSStreamWrongLastMsgIDErrF.
+    WrongLastMsgId(String),
+    /// JSStreamMessageExceedsMaximumErr.
+    MessageTooLarge,
+    /// JSStreamStoreFailedF: the store refused (limits with discard new, I/O).
+    StoreFailed(String),
+    /// JSStreamSealedErr.
+    Sealed,
+    /// JSStreamRollupFailedF.
+    RollupFailed(String),
+    /// JSMessageTTLDisabledErr.
+    TtlDisabled,
+    /// JSMessageTTLInvalidErr.
+    TtlInvalid,
+    /// JSSequenceNotFoundErrF.
+    SequenceNotFound(u64),
+    /// JSStreamMsgDeleteFailedF.
+    MsgDeleteFailed(String),
+    /// JSStreamPurgeFailedF.
+    PurgeFailed(String),
+    /// JSStreamDeleteErrF.
+    StreamDeleteFailed(String),
+    /// JSStreamCreateErrF.
+    StreamCreateFailed(String),
+    /// JSMaximumStreamsLimitErr.
+    MaxStreams,
+    /// JSStorageResourcesExceededErr.
+    StorageExceeded,
+    /// JSMemoryResourcesExceededErr.
+    MemoryExceeded,
+    /// JSStreamMaxBytesRequired.
+    MaxBytesRequired,
 }
 
 impl JsError {
@@ -35,6 +77,10 @@ impl JsError {
     pub fn api(&self) -> ApiError {
         let (code, err_code, description) = match self {
             JsError::InvalidJson(e) => (400, 10025, format!("invalid JSON: {e}")),
+            JsError::BadRequest => (400, 10003, "bad request".into()),
+            JsError::NotEnabledForAccount => {
+                (503, 10039, "JetStream not enabled for account".into())
+            }
             JsError::StreamNameMismatch => (
                 400,
                 10056,
@@ -57,6 +103,35 @@ impl JsError {
                 "stream name already in use with a different configuration".into(),
             ),
             JsError::StreamNotFound => (404, 10059, "stream not found".into()),
+            JsError::NoMessageFound => (404, 10037, "no message found".into()),
+            JsError::StreamNotMatch => (400, 10060, "expected stream does not match".into()),
+            JsError::WrongLastSequence(seq) => (400, 10071, format!("wrong last sequence: {seq}")),
+            JsError::WrongLastMsgId(id) => (400, 10070, format!("wrong last msg ID: {id}")),
+            JsError::MessageTooLarge => (400, 10054, "message size exceeds maximum allowed".into()),
+            JsError::StoreFailed(e) => (503, 10077, e.clone()),
+            JsError::Sealed => (400, 10109, "invalid operation on sealed stream".into()),
+            JsError::RollupFailed(e) => (500, 10111, e.clone()),
+            JsError::TtlDisabled => (400, 10166, "per-message TTL is disabled".into()),
+            JsError::TtlInvalid => (400, 10165, "invalid per-message TTL".into()),
+            JsError::SequenceNotFound(seq) => (400, 10043, format!("sequence {seq} not found")),
+            JsError::MsgDeleteFailed(e) => (500, 10057, e.clone()),
+            JsError::PurgeFailed(e) => (500, 10110, e.clone()),
+            JsError::StreamDeleteFailed(e) => (500, 10050, e.clone()),
+            JsError::StreamCreateFailed(e) => (500, 10049, e.clone()),
+            JsError::MaxStreams => (400, 10027, "maximum number of streams reached".into()),
+            JsError::StorageExceeded => (
+                500,
+                10047,
+                "insufficient storage resources available".into(),
+            ),
+            JsError::MemoryExceeded => {
+                (500, 10028, "insufficient memory resources available".into())
+            }
+            JsError::MaxBytesRequired => (
+                400,
+                10113,
+                "account requires a stream config to have max bytes set".into(),
+            ),
         };
         ApiError {
             code,

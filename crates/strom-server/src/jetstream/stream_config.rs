@@ -140,13 +140,46 @@ pub struct StreamConfig {
     pub subject_delete_marker_ttl: i64,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// Fields nats-server knows that Strom does not model; checked by [`StreamConfig::validate`].
+    #[serde(flatten, default, skip_serializing)]
+    pub other: BTreeMap<String, serde_json::Value>,
+}
+
+/// Stream configuration fields of nats-server that Strom accepts only at their zero value.
+const UNMODELLED: &[&str] = &[
+    "template_owner",
+    "allow_msg_counter",
+    "allow_atomic",
+    "allow_msg_schedules",
+    "allow_batched",
+    "persist_mode",
+    "pedantic",
+];
+
+/// nats-server's `JSMaxNameLen`.
+const MAX_NAME_LEN: usize = 255;
+/// nats-server's `JSMaxDescriptionLen`.
+const MAX_DESCRIPTION_LEN: usize = 4096;
+
+/// Whether a stream (or consumer) name is valid: not empty, none of `.`, `*`, `>`, `\`, `/`,
+/// no whitespace.
+pub fn is_valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name
+            .chars()
+            .any(|c| matches!(c, '.' | '*' | '>' | '\\' | '/') || c.is_whitespace())
+}
+
+fn invalid(msg: &str) -> JsError {
+    JsError::InvalidStreamConfig(msg.into())
 }
 
 /// What the server adds to `metadata`: the API level the stream needs and the server version.
-fn server_metadata(meta: &mut BTreeMap<String, String>) {
+fn server_metadata(meta: &mut BTreeMap<String, String>, needs_level_1: bool) {
     meta.insert("_nats.level".into(), crate::identity::API_LEVEL.to_string());
-    meta.entry("_nats.req.level".into())
-        .or_insert_with(|| "0".into());
+    // The API level a stream needs: per-message TTLs came with level 1.
+    let level = if needs_level_1 { "1" } else { "0" };
+    meta.insert("_nats.req.level".into(), level.into());
     meta.insert("_nats.ver".into(), crate::identity::NATS_VERSION.into());
 }
 
@@ -157,12 +190,189 @@ impl StreamConfig {
     /// # Errors
     /// The [`JsError`] nats-server answers with.
     pub fn for_create(json: &[u8], name_in_subject: &str) -> Result<StreamConfig, JsError> {
-        let mut cfg: StreamConfig =
-            serde_json::from_slice(json).map_err(|e| JsError::InvalidJson(e.to_string()))?;
-        if !cfg.name.is_empty() && cfg.name != name_in_subject {
+        let cfg: StreamConfig = if json.iter().all(u8::is_ascii_whitespace) {
+            serde_json::from_slice(b"{}")
+        } else {
+            serde_json::from_slice(json)
+        }
+        .map_err(|e| JsError::InvalidJson(e.to_string()))?;
+        if cfg.name != name_in_subject {
             return Err(JsError::StreamNameMismatch);
         }
-        cfg.name = name_in_subject.to_string();
+        cfg.with_defaults()
+    }
+
+    /// Parses an update request: as a create, except that an empty body names no stream.
+    ///
+    /// # Errors
+    /// The [`JsError`] nats-server answers with.
+    pub fn for_update(json: &[u8], name_in_subject: &str) -> Result<StreamConfig, JsError> {
+        if json.iter().all(u8::is_ascii_whitespace) {
+            return Err(invalid(
+                "stream name is required and can not contain '.', '*', '>', '\\', '/'",
+            ));
+        }
+        StreamConfig::for_create(json, name_in_subject)
+    }
+
+    /// The configuration an update to `new` gives, or why nats-server refuses it.
+    ///
+    /// # Errors
+    /// [`JsError::InvalidStreamConfig`] with nats-server's text.
+    pub fn updated_to(&self, new: StreamConfig) -> Result<StreamConfig, JsError> {
+        new.validate()?;
+        if new.storage != self.storage {
+            return Err(invalid(
+                "stream configuration update can not change storage type",
+            ));
+        }
+        if new.retention != self.retention
+            && (new.retention == Retention::Workqueue || self.retention == Retention::Workqueue)
+        {
+            return Err(invalid(
+                "stream configuration update can not change retention policy to/from workqueue",
+            ));
+        }
+        if self.sealed && !new.sealed {
+            return Err(invalid(
+                "stream configuration update can not unseal a sealed stream",
+            ));
+        }
+        if self.deny_delete && !new.deny_delete {
+            return Err(invalid(
+                "stream configuration update can not cancel deny message deletes",
+            ));
+        }
+        if self.deny_purge && !new.deny_purge {
+            return Err(invalid(
+                "stream configuration update can not cancel deny purge",
+            ));
+        }
+        if self.allow_msg_ttl && !new.allow_msg_ttl {
+            return Err(invalid("message TTL status can not be disabled"));
+        }
+        if self.mirror != new.mirror {
+            return Err(JsError::InvalidStreamConfig(
+                "stream mirror configuration can not be updated".into(),
+            ));
+        }
+        Ok(new)
+    }
+
+    /// The checks nats-server's `checkStreamCfg` makes, for a single server.
+    ///
+    /// # Errors
+    /// The [`JsError`] nats-server answers with.
+    pub fn validate(&self) -> Result<(), JsError> {
+        for (k, v) in &self.other {
+            if !UNMODELLED.contains(&k.as_str()) {
+                return Err(JsError::InvalidJson(format!("json: unknown field {k:?}")));
+            }
+            let zero = match v {
+                serde_json::Value::Null => true,
+                serde_json::Value::Bool(b) => !b,
+                serde_json::Value::Number(n) => n.as_i64() == Some(0),
+                serde_json::Value::String(s) => s.is_empty(),
+                _ => false,
+            };
+            if !zero && k != "pedantic" {
+                return Err(invalid(&format!("{k} is not supported by Strom yet")));
+            }
+        }
+        if !is_valid_name(&self.name) {
+            return Err(invalid(
+                "stream name is required and can not contain '.', '*', '>', '\\', '/'",
+            ));
+        }
+        if self.name.len() > MAX_NAME_LEN {
+            return Err(JsError::InvalidStreamConfig(format!(
+                "stream name is too long, maximum allowed is {MAX_NAME_LEN}"
+            )));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_DESCRIPTION_LEN)
+        {
+            return Err(JsError::InvalidStreamConfig(format!(
+                "stream description is too long, maximum allowed is {MAX_DESCRIPTION_LEN}"
+            )));
+        }
+        if self.max_age != 0 && self.max_age < 100_000_000 {
+            return Err(invalid("max age needs to be >= 100ms"));
+        }
+        if self.duplicate_window < 0 {
+            return Err(invalid("duplicates window can not be negative"));
+        }
+        if self.max_age > 0 && self.duplicate_window > self.max_age {
+            return Err(invalid("duplicates window can not be larger then max age"));
+        }
+        if self.duplicate_window > 0 && self.duplicate_window < 100_000_000 {
+            return Err(invalid("duplicates window needs to be >= 100ms"));
+        }
+        if self.deny_purge && self.allow_rollup_hdrs {
+            return Err(invalid("roll-ups require the purge permission"));
+        }
+        if self.discard_new_per_subject {
+            if self.discard != Discard::New {
+                return Err(invalid(
+                    "discard new per subject requires discard new policy to be set",
+                ));
+            }
+            if self.max_msgs_per_subject <= 0 {
+                return Err(invalid(
+                    "discard new per subject requires max msgs per subject > 0",
+                ));
+            }
+        }
+        if self.subject_delete_marker_ttl < 0 {
+            return Err(invalid("subject delete marker TTL must not be negative"));
+        }
+        if self.subject_delete_marker_ttl > 0 {
+            if self.subject_delete_marker_ttl < 1_000_000_000 {
+                return Err(invalid(
+                    "subject delete marker TTL must be at least 1 second",
+                ));
+            }
+            if !self.allow_msg_ttl {
+                return Err(invalid(
+                    "subject delete marker cannot be set if message TTLs are disabled",
+                ));
+            }
+            if !self.allow_rollup_hdrs {
+                return Err(invalid(
+                    "subject delete marker cannot be set if roll-ups are disabled",
+                ));
+            }
+        }
+        if self.mirror.is_some() || self.sources.is_some() {
+            return Err(invalid(
+                "mirrors and sources are not supported by Strom yet",
+            ));
+        }
+        for (i, subj) in self.subjects.iter().enumerate() {
+            if !strom_proto::subject::is_valid_subject(subj.as_bytes()) {
+                return Err(invalid("invalid subject"));
+            }
+            if !self.no_ack && strom_proto::subject::overlaps(subj.as_bytes(), b"$JS.API.>") {
+                return Err(invalid(
+                    "subjects that overlap with jetstream api require no-ack to be true",
+                ));
+            }
+            for other in &self.subjects[..i] {
+                if strom_proto::subject::overlaps(subj.as_bytes(), other.as_bytes()) {
+                    return Err(JsError::InvalidStreamConfig(format!(
+                        "subject {other:?} overlaps with {subj:?}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills nats-server's defaults.
+    fn with_defaults(self) -> Result<StreamConfig, JsError> {
+        let mut cfg = self;
         if cfg.num_replicas > 1 {
             return Err(JsError::ReplicasNotSupported);
         }
@@ -184,7 +394,7 @@ impl StreamConfig {
                 DEFAULT_DUPLICATE_WINDOW
             };
         }
-        server_metadata(&mut cfg.metadata);
+        server_metadata(&mut cfg.metadata, cfg.allow_msg_ttl);
         Ok(cfg)
     }
 }
@@ -211,7 +421,7 @@ mod tests {
         assert_eq!(cfg.subjects, vec!["AGE"]);
         assert_eq!(cfg.duplicate_window, 1_000_000_000);
         let cfg = StreamConfig::for_create(
-            br#"{"storage":"memory","discard":"new","max_msgs":10}"#,
+            br#"{"name":"MEM","storage":"memory","discard":"new","max_msgs":10}"#,
             "MEM",
         )
         .expect("valid");
@@ -245,5 +455,52 @@ mod tests {
             10025
         );
         assert_eq!(err("{bad", "X").api().err_code, 10025);
+        // nats-server: an empty body names no stream, so it does not match the subject.
+        assert_eq!(err("", "X"), JsError::StreamNameMismatch);
+        assert_eq!(err("{}", "X"), JsError::StreamNameMismatch);
+    }
+
+    #[test]
+    fn validation_matches_nats_server() {
+        let check = |json: &str| {
+            let name = serde_json::from_str::<serde_json::Value>(json).expect("json")["name"]
+                .as_str()
+                .expect("name")
+                .to_string();
+            StreamConfig::for_create(json.as_bytes(), &name)
+                .and_then(|c| c.validate().map(|()| c))
+                .map_err(|e| e.api().description)
+        };
+        assert!(check(r#"{"name":"OK","subjects":["a.>"]}"#).is_ok());
+        assert_eq!(
+            check(r#"{"name":"A*"}"#).expect_err("bad name"),
+            "stream name is required and can not contain '.', '*', '>', '\\', '/'"
+        );
+        assert_eq!(
+            check(r#"{"name":"D","discard":"new","discard_new_per_subject":true}"#)
+                .expect_err("needs per-subject limit"),
+            "discard new per subject requires max msgs per subject > 0"
+        );
+        assert_eq!(
+            check(r#"{"name":"W","max_age":1000000000,"duplicate_window":60000000000}"#)
+                .expect_err("window"),
+            "duplicates window can not be larger then max age"
+        );
+        assert_eq!(
+            check(r#"{"name":"S","subjects":["a..b"]}"#).expect_err("subject"),
+            "invalid subject"
+        );
+        assert_eq!(
+            check(r#"{"name":"J","subjects":["*.>"]}"#).expect_err("api overlap"),
+            "subjects that overlap with jetstream api require no-ack to be true"
+        );
+        assert_eq!(
+            check(r#"{"name":"U","subjects":["dup.a","dup.a"]}"#).expect_err("dup"),
+            "subject \"dup.a\" overlaps with \"dup.a\""
+        );
+        assert_eq!(
+            check(r#"{"name":"B","bogus_field":1}"#).expect_err("unknown"),
+            "invalid JSON: json: unknown field \"bogus_field\""
+        );
     }
 }

@@ -1,0 +1,672 @@
+//! The JetStream API: requests on `$JS.API.>` (and `$JS.<domain>.API.>`) answered in
+//! nats-server's JSON. Requests run on one worker thread, off the publish path; direct gets
+//! are answered inline by the stream's own subscription ([`direct`]).
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::errors::JsError;
+use super::stream::Stream;
+use super::stream_config::{Storage, StreamConfig};
+use super::wire::{self, Paged};
+use super::{JetStream, JsAccount};
+
+pub mod direct;
+
+/// Most names `STREAM.NAMES` returns per page, and infos `STREAM.LIST` returns.
+const NAMES_LIMIT: usize = 1024;
+const LIST_LIMIT: usize = 256;
+/// Most subjects a stream info with `subjects_filter` reports.
+const SUBJECTS_LIMIT: usize = 100_000;
+
+/// One API request, queued for the worker.
+pub struct Request {
+    pub account: String,
+    pub subject: Bytes,
+    pub reply: Bytes,
+    pub payload: Bytes,
+}
+
+/// The API subscription's receiver: queues requests that have a reply subject.
+pub struct Sink {
+    pub tx: Option<Sender<Request>>,
+    pub account: String,
+}
+
+impl crate::subscription::Internal for Sink {
+    fn deliver(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        _headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        // Direct gets are answered by each stream's own subscription; here they are nobody's,
+        // so a stream without allow_direct answers "no responders" as nats-server does.
+        if api_path(subject).is_some_and(|p| p.starts_with(b"DIRECT.")) {
+            return false;
+        }
+        let (Some(tx), Some(reply)) = (&self.tx, reply) else {
+            return true;
+        };
+        let _ = tx.send(Request {
+            account: self.account.clone(),
+            subject: Bytes::copy_from_slice(subject),
+            reply: Bytes::copy_from_slice(reply),
+            payload: Bytes::copy_from_slice(payload),
+        });
+        true
+    }
+}
+
+/// What follows `$JS.API.` or `$JS.<domain>.API.`.
+pub fn api_path(subject: &[u8]) -> Option<&[u8]> {
+    let rest = subject.strip_prefix(b"$JS.")?;
+    if let Some(p) = rest.strip_prefix(b"API.") {
+        return Some(p);
+    }
+    let dot = rest.iter().position(|&b| b == b'.')?;
+    rest[dot + 1..].strip_prefix(b"API.")
+}
+
+/// The worker: answers requests until the channel closes.
+pub fn run(js: Arc<JetStream>, rx: Receiver<Request>) {
+    while let Ok(req) = rx.recv() {
+        let Some(server) = js.server.upgrade() else {
+            return;
+        };
+        let Some(account) = server.account(if req.account == crate::account::GLOBAL_ACCOUNT {
+            None
+        } else {
+            Some(&req.account)
+        }) else {
+            continue;
+        };
+        let answer = match js.account(&req.account) {
+            Some(jsa) => handle(&js, &jsa, &req),
+            None => not_enabled(&req),
+        };
+        if let Some((body, error)) = answer {
+            js.count_api(error);
+            crate::client::publish_from_server(&server, &account, &req.reply, None, None, &body);
+        }
+    }
+}
+
+/// The answer to an account without JetStream.
+fn not_enabled(req: &Request) -> Option<(Vec<u8>, bool)> {
+    let kind = response_type(api_path(&req.subject)?)?;
+    Some((wire::error_json(kind, &JsError::NotEnabledForAccount), true))
+}
+
+/// The response `type` for an API path, or `None` for paths nats-server does not answer.
+fn response_type(path: &[u8]) -> Option<&'static str> {
+    let s = std::str::from_utf8(path).ok()?;
+    let t: Vec<&str> = s.split('.').collect();
+    Some(match t.as_slice() {
+        ["INFO"] => wire::ACCOUNT_INFO,
+        ["STREAM", "CREATE", _] => wire::STREAM_CREATE,
+        ["STREAM", "UPDATE", _] => wire::STREAM_UPDATE,
+        ["STREAM", "INFO", _] => wire::STREAM_INFO,
+        ["STREAM", "DELETE", _] => wire::STREAM_DELETE,
+        ["STREAM", "PURGE", _] => wire::STREAM_PURGE,
+        ["STREAM", "NAMES"] => wire::STREAM_NAMES,
+        ["STREAM", "LIST"] => wire::STREAM_LIST,
+        ["STREAM", "MSG", "GET", _] => wire::MSG_GET,
+        ["STREAM", "MSG", "DELETE", _] => wire::MSG_DELETE,
+        _ => return None,
+    })
+}
+
+/// Answers one request: the body and whether it is an error; `None` when nats-server would
+/// not answer at all.
+fn handle(js: &Arc<JetStream>, jsa: &Arc<JsAccount>, req: &Request) -> Option<(Vec<u8>, bool)> {
+    let path = std::str::from_utf8(api_path(&req.subject)?).ok()?;
+    let t: Vec<&str> = path.split('.').collect();
+    let body = &req.payload[..];
+    let kind = response_type(path.as_bytes())?;
+    let result = match t.as_slice() {
+        ["INFO"] => Ok(account_info(js, jsa)),
+        ["STREAM", "CREATE", name] => create(js, jsa, name, body),
+        ["STREAM", "UPDATE", name] => update(js, jsa, name, body),
+        ["STREAM", "INFO", name] => stream_info(js, jsa, name, body),
+        ["STREAM", "DELETE", name] => delete(js, jsa, name),
+        ["STREAM", "PURGE", name] => purge(jsa, name, body),
+        ["STREAM", "NAMES"] => names(jsa, body),
+        ["STREAM", "LIST"] => list(jsa, body),
+        ["STREAM", "MSG", "GET", name] => msg_get(jsa, name, body),
+        ["STREAM", "MSG", "DELETE", name] => msg_delete(jsa, name, body),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(b) => (b, false),
+        Err(e) => (error_body(kind, &e), true),
+    })
+}
+
+/// An error response with the fields nats-server always includes for that response.
+fn error_body(kind: &str, e: &JsError) -> Vec<u8> {
+    let mut v = wire::error_json(kind, e);
+    let extra: &[u8] = match kind {
+        wire::STREAM_INFO => b",\"total\":0,\"offset\":0,\"limit\":0",
+        wire::STREAM_LIST => b",\"total\":0,\"offset\":0,\"limit\":0,\"streams\":[]",
+        wire::STREAM_NAMES => b",\"total\":0,\"offset\":0,\"limit\":0,\"streams\":null",
+        wire::STREAM_PURGE => b",\"purged\":0",
+        _ => b"",
+    };
+    if !extra.is_empty() && v.last() == Some(&b'}') {
+        v.pop();
+        v.extend_from_slice(extra);
+        v.push(b'}');
+    }
+    v
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}
+
+/// Parses an optional request body; empty means all defaults.
+fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, JsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| JsError::InvalidJson(e.to_string()))
+}
+
+fn find(jsa: &JsAccount, name: &str) -> Result<Arc<Stream>, JsError> {
+    jsa.streams
+        .read()
+        .get(name)
+        .cloned()
+        .ok_or(JsError::StreamNotFound)
+}
+
+fn account_info(js: &JetStream, jsa: &JsAccount) -> Vec<u8> {
+    let (memory, storage) = jsa.usage();
+    let streams = jsa.streams.read().len();
+    let l = &jsa.limits;
+    json(&wire::AccountInfoResponse {
+        kind: wire::ACCOUNT_INFO,
+        memory,
+        storage,
+        reserved_memory: 0,
+        reserved_storage: 0,
+        streams,
+        consumers: 0,
+        limits: wire::LimitsJson {
+            max_memory: l.max_memory,
+            max_storage: l.max_file,
+            max_streams: l.max_streams,
+            max_consumers: l.max_consumers,
+            max_ack_pending: l.max_ack_pending,
+            memory_max_stream_bytes: -1,
+            storage_max_stream_bytes: -1,
+            max_bytes_required: l.max_bytes_required,
+        },
+        domain: js.domain.clone(),
+        api: wire::ApiStatsJson {
+            level: crate::identity::API_LEVEL,
+            total: js.api_total.load(std::sync::atomic::Ordering::Relaxed),
+            errors: js.api_errors.load(std::sync::atomic::Ordering::Relaxed),
+        },
+    })
+}
+
+/// Checks a new or changed configuration against the account's other streams and limits.
+fn check_placement(
+    js: &JetStream,
+    jsa: &JsAccount,
+    cfg: &StreamConfig,
+    replacing: Option<&str>,
+) -> Result<(), JsError> {
+    let streams = jsa.streams.read();
+    if replacing.is_none()
+        && jsa.limits.max_streams >= 0
+        && streams.len() as i64 >= jsa.limits.max_streams
+    {
+        return Err(JsError::MaxStreams);
+    }
+    for (name, other) in streams.iter() {
+        if Some(name.as_str()) == replacing || *name == cfg.name {
+            continue;
+        }
+        let oc = other.config.read();
+        for a in &cfg.subjects {
+            if oc
+                .subjects
+                .iter()
+                .any(|b| strom_proto::subject::overlaps(a.as_bytes(), b.as_bytes()))
+            {
+                return Err(JsError::SubjectOverlap);
+            }
+        }
+    }
+    if jsa.limits.max_bytes_required && cfg.max_bytes <= 0 {
+        return Err(JsError::MaxBytesRequired);
+    }
+    // Reservations: max_bytes of every stream of the same storage against the limits.
+    let file = cfg.storage == Storage::File;
+    let reserved: i64 = streams
+        .iter()
+        .filter(|(n, _)| Some(n.as_str()) != replacing && **n != cfg.name)
+        .map(|(_, s)| s.config.read().clone())
+        .filter(|c| (c.storage == Storage::File) == file && c.max_bytes > 0)
+        .map(|c| c.max_bytes)
+        .sum();
+    let want = cfg.max_bytes.max(0);
+    let (account_max, server_max) = if file {
+        (jsa.limits.max_file, js.max_file)
+    } else {
+        (jsa.limits.max_memory, js.max_memory)
+    };
+    let exceeded = |max: i64| max >= 0 && (reserved + want > max || (want == 0 && max == 0));
+    if exceeded(account_max) || (want > 0 && exceeded(server_max)) {
+        return Err(if file {
+            JsError::StorageExceeded
+        } else {
+            JsError::MemoryExceeded
+        });
+    }
+    Ok(())
+}
+
+fn create_response(info: &wire::StreamInfo) -> Vec<u8> {
+    let mut info = info.clone();
+    info.cluster = None;
+    json(&wire::InfoResponse {
+        kind: wire::STREAM_CREATE,
+        paged: None,
+        info: &info,
+        did_create: true,
+    })
+}
+
+fn create(
+    js: &Arc<JetStream>,
+    jsa: &JsAccount,
+    name: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    let cfg = StreamConfig::for_create(body, name)?;
+    cfg.validate()?;
+    if let Some(existing) = jsa.streams.read().get(name).cloned() {
+        if *existing.config.read() == cfg {
+            return Ok(create_response(&existing.info(None, false)));
+        }
+        return Err(JsError::StreamNameInUse);
+    }
+    check_placement(js, jsa, &cfg, None)?;
+    let dir = (cfg.storage == Storage::File).then(|| jsa.dir.join(name));
+    let stream = Stream::create(jsa.account.clone(), cfg, dir)?;
+    stream.start(js.ingest_context());
+    jsa.streams.write().insert(name.to_string(), stream.clone());
+    super::advisory::stream_action(js, &jsa.account, name, "create");
+    Ok(create_response(&stream.info(None, false)))
+}
+
+fn update(
+    js: &Arc<JetStream>,
+    jsa: &JsAccount,
+    name: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    let stream = find(jsa, name);
+    let new = StreamConfig::for_update(body, name)?;
+    let stream = stream?;
+    let old = stream.config.read().clone();
+    let cfg = old.updated_to(new)?;
+    check_placement(js, jsa, &cfg, Some(name))?;
+    stream.save_config(&cfg)?;
+    let resubscribe = cfg.subjects != old.subjects || cfg.allow_direct != old.allow_direct;
+    *stream.config.write() = cfg;
+    if resubscribe {
+        stream.subscribe();
+    }
+    super::advisory::stream_action(js, &jsa.account, name, "modify");
+    let mut info = stream.info(None, false);
+    info.cluster = None;
+    Ok(json(&wire::InfoResponse {
+        kind: wire::STREAM_UPDATE,
+        paged: None,
+        info: &info,
+        did_create: false,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct InfoRequest {
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    deleted_details: bool,
+    #[serde(default)]
+    subjects_filter: String,
+}
+
+fn stream_info(
+    js: &JetStream,
+    jsa: &JsAccount,
+    name: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, JsError> {
+    let req: InfoRequest = parse(body)?;
+    let stream = find(jsa, name)?;
+    let filter = (!req.subjects_filter.is_empty()).then_some(req.subjects_filter.as_str());
+    let mut info = stream.info(filter, req.deleted_details);
+    info.domain = js.domain.clone();
+    info.cluster = Some(wire::ClusterJson {
+        leader: js
+            .server
+            .upgrade()
+            .map(|s| s.server_name.clone())
+            .unwrap_or_default(),
+    });
+    let mut paged = Paged {
+        total: 0,
+        offset: 0,
+        limit: 0,
+    };
+    if let Some(subjects) = info.state.subjects.take() {
+        paged.total = subjects.len();
+        paged.offset = req.offset.min(subjects.len());
+        paged.limit = SUBJECTS_LIMIT;
+        let page: std::collections::BTreeMap<String, u64> = subjects
+            .into_iter()
+            .skip(paged.offset)
+            .take(SUBJECTS_LIMIT)
+            .collect();
+        info.state.subjects = (!page.is_empty()).then_some(page);
+    }
+    Ok(json(&wire::InfoResponse {
+        kind: wire::STREAM_INFO,
+        paged: Some(paged),
+        info: &info,
+        did_create: false,
+    }))
+}
+
+fn delete(js: &Arc<JetStream>, jsa: &JsAccount, name: &str) -> Result<Vec<u8>, JsError> {
+    let stream = jsa
+        .streams
+        .write()
+        .remove(name)
+        .ok_or(JsError::StreamNotFound)?;
+    stream.delete()?;
+    super::advisory::stream_action(js, &jsa.account, name, "delete");
+    Ok(json(&wire::SuccessResponse {
+        kind: wire::STREAM_DELETE,
+        success: true,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct PurgeRequest {
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    filter: String,
+    #[serde(default)]
+    keep: u64,
+}
+
+fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
+    let stream = find(jsa, name);
+    let req: PurgeRequest = parse(body)?;
+    let stream = stream?;
+    if req.seq > 0 && req.keep > 0 {
+        return Err(JsError::BadRequest);
+    }
+    if stream.config.read().deny_purge {
+        return Err(JsError::PurgeFailed("stream purge is not permitted".into()));
+    }
+    if stream.config.read().sealed {
+        return Err(JsError::Sealed);
+    }
+    let failed = |e: strom_store::StoreError| JsError::PurgeFailed(e.to_string());
+    let mut store = stream.store.lock();
+    let purged = if req.filter.is_empty() && req.keep == 0 && req.seq == 0 {
+        store.purge().map_err(failed)?
+    } else if req.filter.is_empty() && req.keep == 0 {
+        store.compact(req.seq).map_err(failed)?
+    } else {
+        let filter = if req.filter.is_empty() {
+            ">"
+        } else {
+            &req.filter
+        };
+        let mut seqs = Vec::new();
+        store.scan(0, &mut |seq, subject, _| {
+            if req.seq > 0 && seq >= req.seq {
+                return false;
+            }
+            if strom_proto::subject::matches(filter.as_bytes(), subject) {
+                seqs.push(seq);
+            }
+            true
+        });
+        if req.keep > 0 {
+            let keep = (req.keep as usize).min(seqs.len());
+            seqs.truncate(seqs.len() - keep);
+        }
+        for s in &seqs {
+            store.delete(*s).map_err(failed)?;
+        }
+        seqs.len() as u64
+    };
+    store.sync().map_err(failed)?;
+    Ok(json(&wire::PurgeResponse {
+        kind: wire::STREAM_PURGE,
+        success: true,
+        purged,
+    }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NamesRequest {
+    #[serde(default)]
+    offset: usize,
+    #[serde(default)]
+    subject: String,
+}
+
+/// The account's streams (by name order) whose subjects overlap `filter`, if given.
+fn matching(jsa: &JsAccount, filter: &str) -> Vec<Arc<Stream>> {
+    jsa.streams
+        .read()
+        .values()
+        .filter(|s| {
+            filter.is_empty()
+                || s.config
+                    .read()
+                    .subjects
+                    .iter()
+                    .any(|x| strom_proto::subject::overlaps(x.as_bytes(), filter.as_bytes()))
+        })
+        .cloned()
+        .collect()
+}
+
+fn names(jsa: &JsAccount, body: &[u8]) -> Result<Vec<u8>, JsError> {
+    let req: NamesRequest = parse(body)?;
+    let all = matching(jsa, &req.subject);
+    let offset = req.offset.min(all.len());
+    let page: Vec<String> = all
+        .iter()
+        .skip(offset)
+        .take(NAMES_LIMIT)
+        .map(|s| s.name.clone())
+        .collect();
+    #[derive(serde::Serialize)]
+    struct Names {
+        #[serde(rename = "type")]
+        kind: &'static str,
+        total: usize,
+        offset: usize,
+        limit: usize,
+        streams: Option<Vec<String>>,
+    }
+    Ok(json(&Names {
+        kind: wire::STREAM_NAMES,
+        total: all.len(),
+        offset,
+        limit: NAMES_LIMIT,
+        streams: (!page.is_empty()).then_some(page),
+    }))
+}
+
+fn list(jsa: &JsAccount, body: &[u8]) -> Result<Vec<u8>, JsError> {
+    let req: NamesRequest = parse(body)?;
+    let all = matching(jsa, &req.subject);
+    let offset = req.offset.min(all.len());
+    let streams: Vec<wire::StreamInfo> = all
+        .iter()
+        .skip(offset)
+        .take(LIST_LIMIT)
+        .map(|s| {
+            let mut i = s.info(None, false);
+            i.cluster = None;
+            // nats-server lists only the requested API level in metadata.
+            i.config.metadata.retain(|k, _| k == "_nats.req.level");
+            i
+        })
+        .collect();
+    Ok(json(&wire::ListResponse {
+        kind: wire::STREAM_LIST,
+        paged: Paged {
+            total: all.len(),
+            offset,
+            limit: LIST_LIMIT,
+        },
+        streams,
+    }))
+}
+
+/// `STREAM.MSG.GET` and direct get requests.
+#[derive(Deserialize, Default, Debug)]
+pub struct GetRequest {
+    #[serde(default)]
+    pub seq: u64,
+    #[serde(default)]
+    pub last_by_subj: String,
+    #[serde(default)]
+    pub next_by_subj: String,
+    #[serde(default)]
+    pub batch: usize,
+    #[serde(default)]
+    pub max_bytes: usize,
+    #[serde(default)]
+    pub multi_last: Vec<String>,
+    #[serde(default)]
+    pub up_to_seq: u64,
+    #[serde(default)]
+    pub no_hdr: bool,
+}
+
+/// The message a single get names: by sequence, last on a subject, or next on a subject
+/// (wildcards allowed) at or after a sequence.
+pub fn lookup(
+    store: &dyn strom_store::Store,
+    req: &GetRequest,
+) -> Result<Option<strom_store::StoredMsg>, strom_store::StoreError> {
+    if !req.last_by_subj.is_empty() {
+        if strom_proto::subject::has_wildcard(req.last_by_subj.as_bytes()) {
+            let mut found = None;
+            store.scan_back(&mut |seq, subject, _| {
+                if strom_proto::subject::matches(req.last_by_subj.as_bytes(), subject) {
+                    found = Some(seq);
+                    return false;
+                }
+                true
+            });
+            return found.map_or(Ok(None), |s| store.get(s));
+        }
+        return store.last_by_subject(req.last_by_subj.as_bytes());
+    }
+    if !req.next_by_subj.is_empty() {
+        let mut found = None;
+        store.scan(req.seq, &mut |seq, subject, _| {
+            if strom_proto::subject::matches(req.next_by_subj.as_bytes(), subject) {
+                found = Some(seq);
+                return false;
+            }
+            true
+        });
+        return found.map_or(Ok(None), |s| store.get(s));
+    }
+    store.get(req.seq)
+}
+
+fn msg_get(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
+    let stream = find(jsa, name)?;
+    let req: GetRequest = if body.is_empty() {
+        return Err(JsError::BadRequest);
+    } else {
+        serde_json::from_slice(body).map_err(|e| JsError::InvalidJson(e.to_string()))?
+    };
+    let modes = (req.seq > 0 && req.next_by_subj.is_empty()) as u8
+        + (!req.last_by_subj.is_empty()) as u8
+        + (!req.next_by_subj.is_empty()) as u8;
+    if modes != 1 {
+        return Err(JsError::BadRequest);
+    }
+    let store = stream.store.lock();
+    let msg = lookup(&**store, &req)
+        .map_err(|_| JsError::NoMessageFound)?
+        .ok_or(JsError::NoMessageFound)?;
+    Ok(json(&wire::MsgGetResponse {
+        kind: wire::MSG_GET,
+        message: wire::StoredMsgJson::from(&msg),
+    }))
+}
+
+#[derive(Deserialize, Default)]
+struct DeleteRequest {
+    #[serde(default)]
+    seq: u64,
+    #[serde(default)]
+    #[allow(dead_code)]
+    no_erase: bool,
+}
+
+fn msg_delete(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
+    let stream = find(jsa, name)?;
+    let req: DeleteRequest = parse(body)?;
+    if req.seq == 0 {
+        return Err(JsError::BadRequest);
+    }
+    {
+        let cfg = stream.config.read();
+        if cfg.sealed {
+            return Err(JsError::Sealed);
+        }
+        if cfg.deny_delete {
+            return Err(JsError::MsgDeleteFailed(
+                "message delete not permitted".into(),
+            ));
+        }
+    }
+    let mut store = stream.store.lock();
+    if req.seq > store.state().last_seq {
+        return Err(JsError::MsgDeleteFailed("stream store EOF".into()));
+    }
+    let held = store
+        .delete(req.seq)
+        .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
+    if !held {
+        return Err(JsError::SequenceNotFound(req.seq));
+    }
+    store
+        .sync()
+        .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
+    Ok(json(&wire::SuccessResponse {
+        kind: wire::MSG_DELETE,
+        success: true,
+    }))
+}

@@ -1,0 +1,499 @@
+//! A stream's writer: one thread per stream that takes the messages its subscriptions
+//! captured, checks each against the stream's rules (expected-* headers, deduplication,
+//! size, limits, rollups, TTLs), appends the batch to the store, makes it durable with one
+//! fsync (group commit), and only then sends the acknowledgements.
+//!
+//! **Invariant:** under the default sync policy, no PubAck leaves before the `sync` covering
+//! its message has returned.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use strom_proto::headers;
+use strom_store::Store;
+
+use super::errors::JsError;
+use super::stream::Stream;
+use super::stream_config::{Discard, StreamConfig};
+use super::wire::now_nanos;
+use crate::options::SyncPolicy;
+use crate::server::Shared;
+
+/// Most messages one batch takes before it is synced and acknowledged.
+const MAX_BATCH: usize = 8192;
+
+/// How often a writer wakes to expire messages when nothing arrives.
+const TICK: Duration = Duration::from_millis(250);
+
+pub const MSG_ID: &[u8] = b"Nats-Msg-Id";
+pub const EXPECTED_STREAM: &[u8] = b"Nats-Expected-Stream";
+pub const EXPECTED_LAST_SEQ: &[u8] = b"Nats-Expected-Last-Sequence";
+pub const EXPECTED_LAST_SUBJ_SEQ: &[u8] = b"Nats-Expected-Last-Subject-Sequence";
+pub const EXPECTED_LAST_SUBJ_SEQ_SUBJECT: &[u8] = b"Nats-Expected-Last-Subject-Sequence-Subject";
+pub const EXPECTED_LAST_MSG_ID: &[u8] = b"Nats-Expected-Last-Msg-Id";
+pub const ROLLUP: &[u8] = b"Nats-Rollup";
+pub const TTL: &[u8] = b"Nats-TTL";
+
+/// A message a stream captured.
+pub struct Inbound {
+    pub subject: Bytes,
+    pub reply: Option<Bytes>,
+    pub headers: Option<Bytes>,
+    pub payload: Bytes,
+}
+
+/// What a writer needs from the server.
+#[derive(Clone)]
+pub struct Context {
+    pub server: Weak<Shared>,
+    pub sync: SyncPolicy,
+    pub domain: Option<String>,
+}
+
+/// Recently seen `Nats-Msg-Id`s, for the duplicate window.
+#[derive(Default)]
+struct Dedupe {
+    ids: HashMap<Bytes, u64>,
+    order: VecDeque<(i64, Bytes)>,
+}
+
+impl Dedupe {
+    fn expire(&mut self, now: i64, window: i64) {
+        while let Some((ts, _)) = self.order.front() {
+            if *ts > now - window {
+                break;
+            }
+            if let Some((_, id)) = self.order.pop_front() {
+                self.ids.remove(&id);
+            }
+        }
+    }
+
+    fn insert(&mut self, id: Bytes, seq: u64, ts: i64) {
+        self.ids.insert(id.clone(), seq);
+        self.order.push_back((ts, id));
+    }
+}
+
+struct Writer {
+    stream: Arc<Stream>,
+    ctx: Context,
+    dedupe: Dedupe,
+    last_msg_id: Bytes,
+    /// Messages with a TTL: (expiry in nanoseconds, sequence).
+    ttls: BTreeSet<(i64, u64)>,
+    /// Appends not yet synced (lazy policy only).
+    dirty: bool,
+    last_sync: Instant,
+}
+
+/// A reply waiting for the batch's sync.
+struct Reply {
+    to: Bytes,
+    body: Result<(u64, bool), JsError>,
+}
+
+pub fn run(stream: Arc<Stream>, rx: Receiver<Inbound>, ctx: Context) {
+    let mut w = Writer {
+        stream,
+        ctx,
+        dedupe: Dedupe::default(),
+        last_msg_id: Bytes::new(),
+        ttls: BTreeSet::new(),
+        dirty: false,
+        last_sync: Instant::now(),
+    };
+    w.rebuild();
+    let mut batch: Vec<Inbound> = Vec::new();
+    loop {
+        match rx.recv_timeout(TICK) {
+            Ok(m) => batch.push(m),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(m) => batch.push(m),
+                Err(_) => break,
+            }
+        }
+        w.process(&mut batch);
+    }
+    w.process(&mut batch);
+    if w.dirty {
+        let stream = w.stream.clone();
+        let _ = stream.store.lock().sync();
+    }
+}
+
+fn parse_u64(v: &[u8]) -> Option<u64> {
+    std::str::from_utf8(v).ok()?.trim().parse().ok()
+}
+
+/// `Nats-TTL`: seconds (or a Go duration of at least a second); `never` is -1.
+pub fn parse_ttl(v: &[u8]) -> Result<i64, JsError> {
+    let s = std::str::from_utf8(v).map_err(|_| JsError::TtlInvalid)?;
+    if s.eq_ignore_ascii_case("never") {
+        return Ok(-1);
+    }
+    if let Ok(d) = strom_conf::parse_duration(s) {
+        if d < Duration::from_secs(1) {
+            return Err(JsError::TtlInvalid);
+        }
+        return Ok(d.as_secs() as i64);
+    }
+    s.parse::<i64>()
+        .ok()
+        .filter(|n| *n >= 0)
+        .ok_or(JsError::TtlInvalid)
+}
+
+impl Writer {
+    /// Rebuilds the duplicate window, the last message id and the TTL set from the store,
+    /// reading only the messages that can matter: those inside the window, the newest, and
+    /// (when the stream allows TTLs) those with headers.
+    fn rebuild(&mut self) {
+        let (window, allow_ttl) = {
+            let c = self.stream.config.read();
+            (c.duplicate_window, c.allow_msg_ttl)
+        };
+        let now = now_nanos();
+        let store = self.stream.store.lock();
+        let mut recent = Vec::new();
+        store.scan_back(&mut |seq, _, ts| {
+            let keep = recent.is_empty() || ts > now - window;
+            if keep {
+                recent.push(seq);
+            }
+            keep
+        });
+        for (i, seq) in recent.iter().rev().enumerate() {
+            let Ok(Some(m)) = store.get(*seq) else {
+                continue;
+            };
+            if let Some(id) = headers::get(&m.headers, MSG_ID) {
+                let id = Bytes::copy_from_slice(id);
+                if i + 1 == recent.len() {
+                    self.last_msg_id = id.clone();
+                }
+                if m.ts > now - window {
+                    self.dedupe.insert(id, *seq, m.ts);
+                }
+            }
+        }
+        if allow_ttl {
+            let mut all = Vec::new();
+            store.scan(0, &mut |seq, _, _| {
+                all.push(seq);
+                true
+            });
+            for seq in all {
+                let Ok(Some(m)) = store.get(seq) else {
+                    continue;
+                };
+                if let Some(Ok(ttl)) = headers::get(&m.headers, TTL).map(parse_ttl) {
+                    if ttl > 0 {
+                        self.ttls.insert((m.ts + ttl * 1_000_000_000, seq));
+                    }
+                }
+            }
+        }
+    }
+
+    fn process(&mut self, batch: &mut Vec<Inbound>) {
+        let mut replies: Vec<Reply> = Vec::new();
+        let now = now_nanos();
+        let cfg = self.stream.config.read().clone();
+        let stream = self.stream.clone();
+        // Appends under the store lock; the fsync runs after it is released, so readers
+        // (direct gets, info) are not held up by the disk.
+        let job = {
+            let mut store = stream.store.lock();
+            for m in batch.drain(..) {
+                let body = self.store_one(&mut **store, &cfg, &m, now);
+                if let Some(to) = m.reply {
+                    if !cfg.no_ack {
+                        replies.push(Reply { to, body });
+                    }
+                }
+            }
+            self.expire(&mut **store, &cfg, now);
+            let sync_now = match self.ctx.sync {
+                SyncPolicy::Always => true,
+                SyncPolicy::Every(d) => self.last_sync.elapsed() >= d,
+            };
+            if sync_now && self.dirty {
+                Some(store.begin_sync())
+            } else {
+                None
+            }
+        };
+        let mut failed: Option<String> = None;
+        if let Some(job) = job {
+            match job.and_then(strom_store::SyncJob::run) {
+                Ok(()) => {
+                    self.dirty = false;
+                    self.last_sync = Instant::now();
+                }
+                Err(e) => {
+                    crate::error!("JetStream stream '{}' sync failed: {e}", self.stream.name);
+                    failed = Some(e.to_string());
+                }
+            }
+        }
+        if replies.is_empty() {
+            return;
+        }
+        let Some(server) = self.ctx.server.upgrade() else {
+            return;
+        };
+        for r in replies {
+            let body = match (&failed, r.body) {
+                (Some(e), Ok(_)) => self.ack_json(Err(JsError::StoreFailed(e.clone()))),
+                (_, b) => self.ack_json(b),
+            };
+            crate::client::publish_from_server(
+                &server,
+                &self.stream.account,
+                &r.to,
+                None,
+                None,
+                &body,
+            );
+        }
+    }
+
+    fn ack_json(&self, r: Result<(u64, bool), JsError>) -> Vec<u8> {
+        let name = &self.stream.name;
+        let mut out = Vec::with_capacity(64);
+        match r {
+            Ok((seq, dup)) => {
+                out.extend_from_slice(b"{\"stream\":");
+                out.extend_from_slice(&serde_json::to_vec(name).unwrap_or_default());
+                if let Some(d) = &self.ctx.domain {
+                    out.extend_from_slice(b",\"domain\":");
+                    out.extend_from_slice(&serde_json::to_vec(d).unwrap_or_default());
+                }
+                out.extend_from_slice(format!(",\"seq\":{seq}").as_bytes());
+                if dup {
+                    out.extend_from_slice(b",\"duplicate\": true");
+                }
+                out.push(b'}');
+            }
+            Err(e) => {
+                out.extend_from_slice(b"{\"error\":");
+                out.extend_from_slice(&serde_json::to_vec(&e.api()).unwrap_or_default());
+                out.extend_from_slice(b",\"stream\":");
+                out.extend_from_slice(&serde_json::to_vec(name).unwrap_or_default());
+                out.extend_from_slice(b",\"seq\":0}");
+            }
+        }
+        out
+    }
+
+    /// Checks and stores one message: `(sequence, duplicate)` or the error to answer.
+    fn store_one(
+        &mut self,
+        store: &mut dyn Store,
+        cfg: &StreamConfig,
+        m: &Inbound,
+        now: i64,
+    ) -> Result<(u64, bool), JsError> {
+        let hdr: &[u8] = m.headers.as_deref().unwrap_or(&[]);
+        if cfg.sealed {
+            return Err(JsError::Sealed);
+        }
+        let mut ttl = 0i64;
+        let mut rollup: Option<&[u8]> = None;
+        let mut msg_id: Option<&[u8]> = None;
+        if !hdr.is_empty() {
+            if let Some(s) = headers::get(hdr, EXPECTED_STREAM) {
+                if s != cfg.name.as_bytes() {
+                    return Err(JsError::StreamNotMatch);
+                }
+            }
+            if let Some(v) = headers::get(hdr, TTL) {
+                let t = parse_ttl(v);
+                if !cfg.allow_msg_ttl && !matches!(t, Ok(0)) {
+                    return Err(JsError::TtlDisabled);
+                }
+                ttl = t?;
+            }
+            if let Some(v) = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ).and_then(parse_u64) {
+                let subject: &[u8] = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJECT)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or(&m.subject);
+                let last = store
+                    .last_by_subject(subject)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |s| s.seq);
+                if last != v {
+                    return Err(JsError::WrongLastSequence(last));
+                }
+            }
+            if let Some(v) = headers::get(hdr, EXPECTED_LAST_SEQ).and_then(parse_u64) {
+                let last = store.state().last_seq;
+                if v != last {
+                    return Err(JsError::WrongLastSequence(last));
+                }
+            }
+            msg_id = headers::get(hdr, MSG_ID).filter(|id| !id.is_empty());
+            if let Some(id) = msg_id {
+                self.dedupe.expire(now, cfg.duplicate_window);
+                if let Some(seq) = self.dedupe.ids.get(id) {
+                    return Ok((*seq, true));
+                }
+            }
+            if let Some(want) = headers::get(hdr, EXPECTED_LAST_MSG_ID) {
+                if want != &self.last_msg_id[..] {
+                    return Err(JsError::WrongLastMsgId(
+                        String::from_utf8_lossy(&self.last_msg_id).into_owned(),
+                    ));
+                }
+            }
+            if let Some(r) = headers::get(hdr, ROLLUP) {
+                if !cfg.allow_rollup_hdrs {
+                    return Err(JsError::RollupFailed("rollup not permitted".into()));
+                }
+                if r != b"sub" && r != b"all" {
+                    return Err(JsError::RollupFailed(format!(
+                        "rollup value invalid: {:?}",
+                        String::from_utf8_lossy(r)
+                    )));
+                }
+                rollup = Some(r);
+            }
+        }
+        if cfg.max_msg_size >= 0 && (hdr.len() + m.payload.len()) as i64 > cfg.max_msg_size {
+            return Err(JsError::MessageTooLarge);
+        }
+        if cfg.discard == Discard::New {
+            self.check_discard_new(store, cfg, &m.subject, hdr, &m.payload)?;
+        }
+        let seq = store
+            .append(&m.subject, hdr, &m.payload, now)
+            .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        self.dirty = true;
+        if let Some(id) = msg_id {
+            let id = Bytes::copy_from_slice(id);
+            self.last_msg_id = id.clone();
+            self.dedupe.insert(id, seq, now);
+        }
+        if ttl > 0 {
+            self.ttls.insert((now + ttl * 1_000_000_000, seq));
+        }
+        match rollup {
+            Some(b"all") => {
+                store
+                    .compact(seq)
+                    .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+            }
+            Some(_) => {
+                let mut older = Vec::new();
+                store.scan(0, &mut |s, subj, _| {
+                    if s >= seq {
+                        return false;
+                    }
+                    if subj == &m.subject[..] {
+                        older.push(s);
+                    }
+                    true
+                });
+                for s in older {
+                    let _ = store.delete(s);
+                }
+            }
+            None => {}
+        }
+        let limits = limits_of(cfg);
+        strom_store::enforce(store, &limits, now, Some(&m.subject))
+            .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        Ok((seq, false))
+    }
+
+    /// With `discard: new`, a full stream refuses new messages instead of dropping old ones.
+    fn check_discard_new(
+        &self,
+        store: &dyn Store,
+        cfg: &StreamConfig,
+        subject: &[u8],
+        hdr: &[u8],
+        payload: &[u8],
+    ) -> Result<(), JsError> {
+        let st = store.state();
+        if cfg.max_msgs > 0 && st.msgs >= cfg.max_msgs as u64 {
+            return Err(JsError::StoreFailed("maximum messages exceeded".into()));
+        }
+        let size = strom_store::file_msg_size(subject, hdr, payload);
+        if cfg.max_bytes > 0 && st.bytes + size > cfg.max_bytes as u64 {
+            return Err(JsError::StoreFailed("maximum bytes exceeded".into()));
+        }
+        if cfg.discard_new_per_subject
+            && cfg.max_msgs_per_subject > 0
+            && store.subject_count(subject).0 >= cfg.max_msgs_per_subject as u64
+        {
+            return Err(JsError::StoreFailed(
+                "maximum messages per subject exceeded".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Removes messages past `max_age` and past their own TTL.
+    fn expire(&mut self, store: &mut dyn Store, cfg: &StreamConfig, now: i64) {
+        if cfg.max_age > 0 {
+            let limits = strom_store::Limits {
+                max_age: Some(cfg.max_age),
+                ..strom_store::Limits::default()
+            };
+            if let Ok(n) = strom_store::enforce(store, &limits, now, None) {
+                self.dirty |= n > 0;
+            }
+        }
+        while let Some(&(at, seq)) = self.ttls.first() {
+            if at > now {
+                break;
+            }
+            self.ttls.pop_first();
+            if let Ok(true) = store.delete(seq) {
+                self.dirty = true;
+            }
+        }
+    }
+}
+
+/// The limits a stream's store enforces on append (`discard: old`).
+pub fn limits_of(cfg: &StreamConfig) -> strom_store::Limits {
+    let pos = |n: i64| (n > 0).then_some(n as u64);
+    let old = cfg.discard == Discard::Old;
+    strom_store::Limits {
+        max_msgs: if old { pos(cfg.max_msgs) } else { None },
+        max_bytes: if old { pos(cfg.max_bytes) } else { None },
+        max_age: (cfg.max_age > 0).then_some(cfg.max_age),
+        max_msgs_per_subject: if cfg.discard_new_per_subject {
+            None
+        } else {
+            pos(cfg.max_msgs_per_subject)
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_values() {
+        assert_eq!(parse_ttl(b"never"), Ok(-1));
+        assert_eq!(parse_ttl(b"5"), Ok(5));
+        assert_eq!(parse_ttl(b"2s"), Ok(2));
+        assert_eq!(parse_ttl(b"1m"), Ok(60));
+        assert_eq!(parse_ttl(b"500ms"), Err(JsError::TtlInvalid));
+        assert_eq!(parse_ttl(b"-3"), Err(JsError::TtlInvalid));
+        assert_eq!(parse_ttl(b"soon"), Err(JsError::TtlInvalid));
+    }
+}

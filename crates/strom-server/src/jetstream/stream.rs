@@ -1,0 +1,319 @@
+//! One stream: its configuration, its store, the internal subscriptions that capture its
+//! subjects, and the writer thread that appends what they capture (see [`super::ingest`]).
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use strom_store::{FileStore, MemStore, Store, StoreError};
+
+use super::errors::JsError;
+use super::ingest::{self, Inbound};
+use super::meta::{self, Meta};
+use super::stream_config::{Storage, StreamConfig};
+use super::wire::{self, StateJson};
+use crate::account::Account;
+use crate::subscription::{Internal, Subscription};
+
+/// Where a file stream keeps its messages, inside its directory.
+const MSGS_DIR: &str = "msgs";
+
+pub struct Stream {
+    pub name: String,
+    pub config: RwLock<StreamConfig>,
+    /// Creation time, nanoseconds since the epoch.
+    pub created: i64,
+    pub store: Mutex<Box<dyn Store>>,
+    /// The stream's directory; `None` for memory storage.
+    pub dir: Option<PathBuf>,
+    pub account: Arc<Account>,
+    subs: Mutex<Vec<Arc<Subscription>>>,
+    /// The writer's queue; dropped to stop the writer.
+    tx: Mutex<Option<mpsc::Sender<Inbound>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// What the writer and direct gets need from the server, once started.
+    ctx: Mutex<Option<ingest::Context>>,
+}
+
+/// The internal subscription's receiver: hands each captured message to the writer.
+struct Capture {
+    tx: mpsc::Sender<Inbound>,
+}
+
+impl Internal for Capture {
+    fn deliver(
+        &self,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        self.tx
+            .send(Inbound {
+                subject: Bytes::copy_from_slice(subject),
+                reply: reply.map(Bytes::copy_from_slice),
+                headers: headers.map(Bytes::copy_from_slice),
+                payload: Bytes::copy_from_slice(payload),
+            })
+            .is_ok()
+    }
+}
+
+fn store_failed(e: impl std::fmt::Display) -> JsError {
+    JsError::StreamCreateFailed(format!("error creating store for stream: {e}"))
+}
+
+impl Stream {
+    /// Creates a new stream's store (and, for file storage, its directory and metadata).
+    ///
+    /// # Errors
+    /// [`JsError::StreamCreateFailed`] when the store cannot be created.
+    pub fn create(
+        account: Arc<Account>,
+        config: StreamConfig,
+        dir: Option<PathBuf>,
+    ) -> Result<Arc<Stream>, JsError> {
+        let created = wire::now_nanos();
+        let store: Box<dyn Store> = match (&config.storage, &dir) {
+            (Storage::File, Some(d)) => {
+                meta::create_dir_durable(d).map_err(store_failed)?;
+                meta::save(
+                    d,
+                    &Meta {
+                        config: config.clone(),
+                        created,
+                    },
+                )
+                .map_err(store_failed)?;
+                let (store, _) = FileStore::open(d.join(MSGS_DIR)).map_err(store_failed)?;
+                meta::sync_dir(d).map_err(store_failed)?;
+                Box::new(store)
+            }
+            _ => Box::new(MemStore::new()),
+        };
+        let stream = Stream::assemble(account, config, created, store, dir);
+        if stream.config.read().first_seq > 1 {
+            let first = stream.config.read().first_seq as u64;
+            let mut store = stream.store.lock();
+            store.compact(first).map_err(store_failed)?;
+            store.sync().map_err(store_failed)?;
+        }
+        Ok(stream)
+    }
+
+    /// Reopens a file stream from its directory after a restart.
+    ///
+    /// # Errors
+    /// What is wrong with its metadata or store.
+    pub fn recover(
+        account: Arc<Account>,
+        dir: PathBuf,
+    ) -> Result<(Arc<Stream>, strom_store::Recovery), String> {
+        let meta = meta::load(&dir)?;
+        let (store, recovery) =
+            FileStore::open(dir.join(MSGS_DIR)).map_err(|e: StoreError| e.to_string())?;
+        let stream = Stream::assemble(
+            account,
+            meta.config,
+            meta.created,
+            Box::new(store),
+            Some(dir),
+        );
+        Ok((stream, recovery))
+    }
+
+    fn assemble(
+        account: Arc<Account>,
+        config: StreamConfig,
+        created: i64,
+        store: Box<dyn Store>,
+        dir: Option<PathBuf>,
+    ) -> Arc<Stream> {
+        Arc::new(Stream {
+            name: config.name.clone(),
+            config: RwLock::new(config),
+            created,
+            store: Mutex::new(store),
+            dir,
+            account,
+            subs: Mutex::new(Vec::new()),
+            tx: Mutex::new(None),
+            writer: Mutex::new(None),
+            ctx: Mutex::new(None),
+        })
+    }
+
+    /// Starts the writer and subscribes to the stream's subjects.
+    pub fn start(self: &Arc<Self>, ctx: ingest::Context) {
+        let (tx, rx) = mpsc::channel();
+        *self.tx.lock() = Some(tx);
+        *self.ctx.lock() = Some(ctx.clone());
+        let stream = self.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("strom-stream-{}", self.name))
+            .spawn(move || ingest::run(stream, rx, ctx));
+        match handle {
+            Ok(h) => *self.writer.lock() = Some(h),
+            Err(e) => crate::error!("Could not start the writer of stream {}: {e}", self.name),
+        }
+        self.subscribe();
+    }
+
+    /// Subscribes to the configured subjects (and, with `allow_direct`, the direct-get
+    /// subjects), replacing earlier subscriptions.
+    pub fn subscribe(self: &Arc<Self>) {
+        self.unsubscribe();
+        let Some(tx) = self.tx.lock().clone() else {
+            return;
+        };
+        let Some(ctx) = self.ctx.lock().clone() else {
+            return;
+        };
+        let capture: Arc<dyn Internal> = Arc::new(Capture { tx });
+        let (subjects, direct) = {
+            let c = self.config.read();
+            (c.subjects.clone(), c.allow_direct)
+        };
+        let mut wanted: Vec<(String, Arc<dyn Internal>)> =
+            subjects.into_iter().map(|s| (s, capture.clone())).collect();
+        if direct {
+            let sink = super::api::direct::sink(self, ctx.server.clone());
+            for s in super::api::direct::subjects(&self.name, ctx.domain.as_deref()) {
+                wanted.push((s, sink.clone()));
+            }
+        }
+        let mut subs = self.subs.lock();
+        for (s, sink) in wanted {
+            let sub = Arc::new(Subscription::internal(
+                self.account.clone(),
+                Bytes::from(s.into_bytes()),
+                sink,
+            ));
+            self.account.sublist.insert(sub.clone());
+            subs.push(sub);
+        }
+    }
+
+    fn unsubscribe(&self) {
+        for sub in self.subs.lock().drain(..) {
+            sub.close();
+            self.account.sublist.remove(&sub);
+        }
+    }
+
+    /// Stops capturing and ends the writer (which syncs what it holds).
+    pub fn stop(&self) {
+        self.unsubscribe();
+        self.tx.lock().take();
+        if let Some(h) = self.writer.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    /// Stops the stream and removes its files.
+    pub fn delete(&self) -> Result<(), JsError> {
+        self.stop();
+        if let Some(dir) = &self.dir {
+            std::fs::remove_dir_all(dir).map_err(|e| JsError::StreamDeleteFailed(e.to_string()))?;
+            if let Some(parent) = dir.parent() {
+                let _ = meta::sync_dir(parent);
+            }
+        }
+        Ok(())
+    }
+
+    /// Persists a changed configuration.
+    pub fn save_config(&self, config: &StreamConfig) -> Result<(), JsError> {
+        if let (Storage::File, Some(d)) = (&config.storage, &self.dir) {
+            meta::save(
+                d,
+                &Meta {
+                    config: config.clone(),
+                    created: self.created,
+                },
+            )
+            .map_err(|e| JsError::InvalidStreamConfig(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The state as stream info reports it.
+    pub fn state(&self, subjects_filter: Option<&str>, deleted_details: bool) -> StateJson {
+        let store = self.store.lock();
+        state_of(&**store, subjects_filter, deleted_details)
+    }
+
+    /// Bytes the stream holds (for account usage).
+    pub fn bytes(&self) -> u64 {
+        self.store.lock().state().bytes
+    }
+
+    pub fn info(&self, subjects_filter: Option<&str>, deleted_details: bool) -> wire::StreamInfo {
+        wire::StreamInfo {
+            config: self.config.read().clone(),
+            created: wire::time_json(self.created),
+            state: self.state(subjects_filter, deleted_details),
+            domain: None,
+            cluster: None,
+            ts: wire::format_time(chrono::Utc::now()),
+        }
+    }
+}
+
+/// A store's state in the API's terms.
+pub fn state_of(
+    store: &dyn Store,
+    subjects_filter: Option<&str>,
+    deleted_details: bool,
+) -> StateJson {
+    let st = store.state();
+    let first = store.first();
+    let last = store.last();
+    let (first_seq, first_ts) = match first {
+        Some((s, t)) => (s, t),
+        // An empty stream: nats-server reports the next sequence, or 0 when nothing was ever
+        // stored.
+        None if st.last_seq == 0 => (0, 0),
+        None => (st.last_seq + 1, 0),
+    };
+    let last_ts = last.map_or(0, |(_, t)| t);
+    let span = if st.msgs > 0 {
+        st.last_seq + 1 - first_seq
+    } else {
+        0
+    };
+    let num_deleted = span.saturating_sub(st.msgs);
+    let deleted = (deleted_details && num_deleted > 0).then(|| {
+        let mut gaps = Vec::with_capacity(num_deleted as usize);
+        let mut expect = first_seq;
+        store.scan(first_seq, &mut |seq, _, _| {
+            gaps.extend(expect..seq);
+            expect = seq + 1;
+            true
+        });
+        gaps
+    });
+    let subjects = subjects_filter.map(|f| {
+        store
+            .subjects()
+            .into_iter()
+            .filter(|(s, _)| strom_proto::subject::matches(f.as_bytes(), s))
+            .map(|(s, n)| (String::from_utf8_lossy(&s).into_owned(), n))
+            .collect()
+    });
+    StateJson {
+        messages: st.msgs,
+        bytes: st.bytes,
+        first_seq,
+        first_ts: wire::time_json(first_ts),
+        last_seq: st.last_seq,
+        last_ts: wire::time_json(last_ts),
+        num_subjects: st.num_subjects,
+        subjects,
+        num_deleted,
+        deleted,
+        consumer_count: 0,
+    }
+}
