@@ -53,14 +53,15 @@ def free_port() -> int:
 class Server:
     """A running server process; use as a context manager so it is always stopped."""
 
-    def __init__(self, name: str, binary: Path, log_dir: Path):
+    def __init__(self, name: str, binary: Path, log_dir: Path, extra: list[str] | None = None):
         self.name = name
         self.port = free_port()
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log = open(log_dir / f"{name}.log", "ab")
         self.log.write(f"\n==== {time.strftime('%H:%M:%S')} port {self.port}\n".encode())
         self.log.flush()
-        self.proc = subprocess.Popen([str(binary), "-p", str(self.port), "-a", "127.0.0.1"],
+        self.proc = subprocess.Popen([str(binary), "-p", str(self.port), "-a", "127.0.0.1",
+                                      *(extra or [])],
                                      stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT)
         self._wait_listening()

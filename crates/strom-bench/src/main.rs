@@ -71,6 +71,32 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         warmup: u64,
     },
+    /// JetStream publish to a file stream with PubAcks, `window` outstanding (1: synchronous).
+    Jspub {
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        #[arg(long, default_value_t = 100_000)]
+        msgs: u64,
+        #[arg(long, default_value_t = 256)]
+        window: u64,
+    },
+    /// JetStream direct get latency, by sequence or last-by-subject, on a filled stream.
+    Jsget {
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        /// Messages the stream is filled with first.
+        #[arg(long, default_value_t = 100_000)]
+        msgs: u64,
+        /// Distinct subjects the messages are spread over.
+        #[arg(long, default_value_t = 1000)]
+        subjects: u64,
+        /// Get the last message of a subject instead of a sequence.
+        #[arg(long)]
+        by_last: bool,
+        /// Measured gets.
+        #[arg(long, default_value_t = 20_000)]
+        count: u64,
+    },
     /// Open many connections with many subscriptions each, print `ready`, and hold them.
     Conns {
         #[arg(long, default_value_t = 1000)]
@@ -168,6 +194,16 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
                 count,
                 warmup,
             } => scenario::reqrep::run(addr, size, count, warmup).await,
+            Command::Jspub { size, msgs, window } => {
+                scenario::jetstream::publish(addr, size, msgs, window).await
+            }
+            Command::Jsget {
+                size,
+                msgs,
+                subjects,
+                by_last,
+                count,
+            } => scenario::jetstream::get(addr, size, msgs, subjects, by_last, count).await,
             Command::Conns { .. } => unreachable!("handled above"),
         }
     };

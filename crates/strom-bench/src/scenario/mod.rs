@@ -3,6 +3,7 @@
 
 pub mod conns;
 pub mod fanout;
+pub mod jetstream;
 pub mod publish;
 pub mod pubsub;
 pub mod queue;

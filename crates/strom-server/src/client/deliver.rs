@@ -199,35 +199,85 @@ pub(crate) fn publish_from_server(
     headers: Option<&[u8]>,
     payload: &[u8],
 ) -> bool {
-    let msg = Msg {
-        shared: None,
-        subject,
-        reply,
-        headers,
-        payload,
-    };
-    let mut wake: Vec<Arc<ClientHandle>> = Vec::new();
-    let mut rng = rand::thread_rng();
-    let mut pick = |n: usize| rand::Rng::gen_range(&mut rng, 0..n);
-    let result = account.sublist.matches(subject);
-    let mut delivered = deliver_all(server, &result, &msg, None, &mut pick, &mut wake);
-    if account.links.any() {
-        for hop in account.links.hops(subject, reply) {
-            let result = hop.account.sublist.matches(&hop.subject);
-            let crossed = Msg {
-                shared: None,
-                subject: &hop.subject,
-                reply: hop.reply.as_deref(),
-                headers,
-                payload,
-            };
-            delivered |= deliver_all(server, &result, &crossed, None, &mut pick, &mut wake);
+    let mut batch = ServerBatch::new(server);
+    let delivered = batch.publish(account, subject, reply, headers, payload);
+    batch.flush();
+    delivered
+}
+
+/// Many messages from the server (a batch of PubAcks): every receiver's queue is handed to
+/// the kernel once, at [`ServerBatch::flush`], rather than once per message.
+pub(crate) struct ServerBatch<'a> {
+    server: &'a Shared,
+    wake: Vec<Arc<ClientHandle>>,
+    rng: rand::rngs::ThreadRng,
+}
+
+impl<'a> ServerBatch<'a> {
+    pub(crate) fn new(server: &'a Shared) -> Self {
+        ServerBatch {
+            server,
+            wake: Vec::new(),
+            rng: rand::thread_rng(),
         }
     }
-    for c in &wake {
-        flush_client(c);
+
+    /// Queues one message; returns whether anyone received it.
+    pub(crate) fn publish(
+        &mut self,
+        account: &crate::account::Account,
+        subject: &[u8],
+        reply: Option<&[u8]>,
+        headers: Option<&[u8]>,
+        payload: &[u8],
+    ) -> bool {
+        let msg = Msg {
+            shared: None,
+            subject,
+            reply,
+            headers,
+            payload,
+        };
+        let rng = &mut self.rng;
+        let mut pick = |n: usize| rand::Rng::gen_range(rng, 0..n);
+        let result = account.sublist.matches(subject);
+        let mut delivered =
+            deliver_all(self.server, &result, &msg, None, &mut pick, &mut self.wake);
+        if account.links.any() {
+            for hop in account.links.hops(subject, reply) {
+                let result = hop.account.sublist.matches(&hop.subject);
+                let crossed = Msg {
+                    shared: None,
+                    subject: &hop.subject,
+                    reply: hop.reply.as_deref(),
+                    headers,
+                    payload,
+                };
+                delivered |= deliver_all(
+                    self.server,
+                    &result,
+                    &crossed,
+                    None,
+                    &mut pick,
+                    &mut self.wake,
+                );
+            }
+        }
+        delivered
     }
-    delivered
+
+    /// Hands every receiver's queued frames to the kernel.
+    pub(crate) fn flush(&mut self) {
+        for c in self.wake.drain(..) {
+            flush_client(&c);
+        }
+    }
+}
+
+impl Drop for ServerBatch<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// Whether a subscription took a message.

@@ -250,20 +250,15 @@ impl Writer {
         let Some(server) = self.ctx.server.upgrade() else {
             return;
         };
+        let mut out = crate::client::ServerBatch::new(&server);
         for r in replies {
             let body = match (&failed, r.body) {
                 (Some(e), Ok(_)) => self.ack_json(Err(JsError::StoreFailed(e.clone()))),
                 (_, b) => self.ack_json(b),
             };
-            crate::client::publish_from_server(
-                &server,
-                &self.stream.account,
-                &r.to,
-                None,
-                None,
-                &body,
-            );
+            out.publish(&self.stream.account, &r.to, None, None, &body);
         }
+        out.flush();
     }
 
     fn ack_json(&self, r: Result<(u64, bool), JsError>) -> Vec<u8> {

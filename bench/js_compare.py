@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Side-by-side JetStream benchmark: strom at its safe default (fsync before every PubAck,
+group commit) against nats-server twice — at its default (fsync every 2 minutes, PubAck
+before the data is durable) and with `sync_interval: always`. Every run gets a fresh server
+and a fresh store directory; the variants alternate within each round and medians are
+compared. Figures for BENCHMARKS.md come from here.
+
+  bench/js_compare.py [--rounds 3] [--quick] [--no-build]
+"""
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from statistics import median
+
+sys.path.insert(0, str(Path(__file__).parent))
+import servers  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+VARIANTS = ["strom", "nats", "nats_always"]
+
+# name, strom-load arguments, metric key, higher is better, targets by variant compared with
+CASES = [
+    ("async_pub_16b", ["jspub", "--size", "16", "--msgs", "200000", "--window", "256"],
+     "msgs_per_sec", True, {"nats": 1.0, "nats_always": 3.0}),
+    ("async_pub_128b", ["jspub", "--size", "128", "--msgs", "200000", "--window", "256"],
+     "msgs_per_sec", True, {"nats": 1.0, "nats_always": 3.0}),
+    ("async_pub_1k", ["jspub", "--size", "1024", "--msgs", "100000", "--window", "256"],
+     "msgs_per_sec", True, {"nats": 1.0, "nats_always": 3.0}),
+    ("async_pub_16k", ["jspub", "--size", "16384", "--msgs", "20000", "--window", "64"],
+     "msgs_per_sec", True, {"nats": 1.0, "nats_always": 3.0}),
+    ("sync_pub_16b_p99", ["jspub", "--size", "16", "--msgs", "2000", "--window", "1"],
+     "p99_us", False, {"nats_always": 0.8}),
+    ("sync_pub_128b_p99", ["jspub", "--size", "128", "--msgs", "2000", "--window", "1"],
+     "p99_us", False, {"nats_always": 0.8}),
+    ("sync_pub_1k_p99", ["jspub", "--size", "1024", "--msgs", "2000", "--window", "1"],
+     "p99_us", False, {"nats_always": 0.8}),
+    ("sync_pub_16k_p99", ["jspub", "--size", "16384", "--msgs", "2000", "--window", "1"],
+     "p99_us", False, {"nats_always": 0.8}),
+    ("direct_get_seq_p99", ["jsget", "--size", "128", "--msgs", "100000", "--count", "20000"],
+     "p99_us", False, {"nats": 1.0}),
+    ("direct_get_last_p99", ["jsget", "--size", "128", "--msgs", "100000", "--count", "20000",
+                             "--by-last"], "p99_us", False, {"nats": 1.0}),
+]
+
+
+def server_args(variant: str, store: Path) -> list[str]:
+    if variant == "nats_always":
+        conf = store / "always.conf"
+        conf.write_text(f'jetstream {{ store_dir: "{store}", sync_interval: always }}\n')
+        return ["-c", str(conf)]
+    return ["-js", "-sd", str(store)]
+
+
+def run(load: Path, binary: Path, variant: str, args: list[str], log_dir: Path) -> dict:
+    store = Path(tempfile.mkdtemp(prefix=f"jsbench-{variant}-", dir=REPO / "target"))
+    try:
+        with servers.Server(variant, binary, log_dir, server_args(variant, store)) as srv:
+            time.sleep(0.3)
+            out = subprocess.run([str(load), *args, "--url", srv.url], capture_output=True,
+                                 text=True, timeout=600)
+            line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
+            if out.returncode != 0 or line is None:
+                return {"error": out.stderr.strip()[-300:]}
+            return json.loads(line)
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--quick", action="store_true", help="a quarter of the messages")
+    p.add_argument("--no-build", action="store_true")
+    p.add_argument("--cases", default="", help="comma-separated subset of case names")
+    p.add_argument("--nats-bin")
+    args = p.parse_args()
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "-p", "strom", "-p", "strom-bench"],
+                       cwd=REPO, check=True)
+    bins = REPO / "target" / "release"
+    binaries = {"strom": bins / "strom",
+                "nats": servers.find_nats_server(REPO, args.nats_bin)}
+    binaries["nats_always"] = binaries["nats"]
+    log_dir = REPO / "bench-results" / "logs"
+    wanted = set(filter(None, args.cases.split(",")))
+    results: dict = {}
+    for name, load_args, key, higher, targets in CASES:
+        if wanted and name not in wanted:
+            continue
+        load_args = list(load_args)
+        if args.quick:
+            i = load_args.index("--msgs") + 1
+            load_args[i] = str(max(int(load_args[i]) // 4, 500))
+        for rnd in range(args.rounds):
+            for v in VARIANTS:
+                r = run(bins / "strom-load", binaries[v], v, load_args, log_dir)
+                results.setdefault(name, {}).setdefault(v, []).append(r)
+                shown = r.get(key, r.get("error"))
+                print(f"{name:<22} round {rnd + 1} {v:<12} {key} {shown}", flush=True)
+    print()
+    print(f"{'case':<22} {'metric':<13} {'strom':>10} {'nats':>10} {'nats_always':>12}  ratios")
+    for name, _, key, higher, targets in CASES:
+        if name not in results:
+            continue
+        med = {}
+        for v in VARIANTS:
+            vals = [r[key] for r in results[name][v] if key in r]
+            med[v] = median(vals) if vals else None
+        ratios = []
+        for other, target in targets.items():
+            if med["strom"] and med[other]:
+                ratio = med["strom"] / med[other]
+                met = ratio >= target if higher else ratio <= target
+                ratios.append(f"vs {other} {ratio:.2f}x ({'>=' if higher else '<='} {target}: "
+                              f"{'met' if met else 'MISSED'})")
+        cells = [f"{med[v]:.1f}" if med[v] is not None else "failed" for v in VARIANTS]
+        print(f"{name:<22} {key:<13} {cells[0]:>10} {cells[1]:>10} {cells[2]:>12}  "
+              + "; ".join(ratios))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
