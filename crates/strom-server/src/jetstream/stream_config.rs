@@ -53,6 +53,24 @@ pub struct ConsumerLimits {
     pub max_ack_pending: Option<i64>,
 }
 
+/// Go's JSON decoding leaves a field at its zero value when the JSON says `null`; clients
+/// (async-nats among them) send `null` for fields they leave unset.
+pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+fn null_as_minus_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or(-1))
+}
+
+fn null_as_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(d)?.unwrap_or(1))
+}
+
 fn minus_one() -> i64 {
     -1
 }
@@ -72,37 +90,41 @@ fn is_zero(n: &i64) -> bool {
 /// The stream configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StreamConfig {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub subjects: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub retention: Retention,
-    #[serde(default = "minus_one")]
+    #[serde(default = "minus_one", deserialize_with = "null_as_minus_one")]
     pub max_consumers: i64,
-    #[serde(default = "minus_one")]
+    #[serde(default = "minus_one", deserialize_with = "null_as_minus_one")]
     pub max_msgs: i64,
-    #[serde(default = "minus_one")]
+    #[serde(default = "minus_one", deserialize_with = "null_as_minus_one")]
     pub max_bytes: i64,
     /// Nanoseconds; 0 is unlimited.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub max_age: i64,
-    #[serde(default = "minus_one")]
+    #[serde(default = "minus_one", deserialize_with = "null_as_minus_one")]
     pub max_msgs_per_subject: i64,
-    #[serde(default = "minus_one")]
+    #[serde(default = "minus_one", deserialize_with = "null_as_minus_one")]
     pub max_msg_size: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub discard: Discard,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub storage: Storage,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "null_as_one")]
     pub num_replicas: i64,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub no_ack: bool,
     /// Nanoseconds; filled in from `max_age` when not given.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub duplicate_window: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
@@ -110,35 +132,47 @@ pub struct StreamConfig {
     pub mirror: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sources: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub compression: Compression,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub first_seq: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject_transform: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub republish: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub allow_direct: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub mirror_direct: bool,
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
     pub discard_new_per_subject: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub sealed: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub deny_delete: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub deny_purge: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub allow_rollup_hdrs: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub consumer_limits: ConsumerLimits,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub allow_msg_ttl: bool,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub subject_delete_marker_ttl: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub metadata: BTreeMap<String, String>,
     /// Fields nats-server knows that Strom does not model; checked by [`StreamConfig::validate`].
     #[serde(flatten, default, skip_serializing)]
@@ -378,6 +412,18 @@ impl StreamConfig {
         }
         if cfg.num_replicas < 1 {
             cfg.num_replicas = 1;
+        }
+        // nats-server: 0 means unlimited, reported as -1.
+        for v in [
+            &mut cfg.max_msgs,
+            &mut cfg.max_bytes,
+            &mut cfg.max_msgs_per_subject,
+            &mut cfg.max_msg_size,
+            &mut cfg.max_consumers,
+        ] {
+            if *v == 0 {
+                *v = -1;
+            }
         }
         if cfg.max_age < 0 {
             return Err(JsError::InvalidStreamConfig(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::errors::JsError;
 use super::stream::Stream;
-use super::stream_config::{Storage, StreamConfig};
+use super::stream_config::{null_as_default, Storage, StreamConfig};
 use super::wire::{self, Paged};
 use super::{JetStream, JsAccount};
 
@@ -174,7 +174,9 @@ fn parse<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, JsErr
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| JsError::InvalidJson(e.to_string()))
+    serde_json::from_slice::<Option<T>>(body)
+        .map(Option::unwrap_or_default)
+        .map_err(|e| JsError::InvalidJson(e.to_string()))
 }
 
 fn find(jsa: &JsAccount, name: &str) -> Result<Arc<Stream>, JsError> {
@@ -340,11 +342,11 @@ fn update(
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct InfoRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     offset: usize,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     deleted_details: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     subjects_filter: String,
 }
 
@@ -407,11 +409,11 @@ fn delete(js: &Arc<JetStream>, jsa: &JsAccount, name: &str) -> Result<Vec<u8>, J
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct PurgeRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     seq: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     filter: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     keep: u64,
 }
 
@@ -470,9 +472,9 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct NamesRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     offset: usize,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     subject: String,
 }
 
@@ -551,21 +553,21 @@ fn list(jsa: &JsAccount, body: &[u8]) -> Result<Vec<u8>, JsError> {
 /// `STREAM.MSG.GET` and direct get requests.
 #[derive(Deserialize, Default, Debug)]
 pub struct GetRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub seq: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub last_by_subj: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub next_by_subj: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub batch: usize,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub max_bytes: usize,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub multi_last: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub up_to_seq: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub no_hdr: bool,
 }
 
@@ -605,11 +607,10 @@ pub fn lookup(
 
 fn msg_get(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     let stream = find(jsa, name)?;
-    let req: GetRequest = if body.is_empty() {
+    if body.iter().all(u8::is_ascii_whitespace) {
         return Err(JsError::BadRequest);
-    } else {
-        serde_json::from_slice(body).map_err(|e| JsError::InvalidJson(e.to_string()))?
-    };
+    }
+    let req: GetRequest = parse(body)?;
     let modes = (req.seq > 0 && req.next_by_subj.is_empty()) as u8
         + (!req.last_by_subj.is_empty()) as u8
         + (!req.next_by_subj.is_empty()) as u8;
@@ -628,9 +629,9 @@ fn msg_get(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError>
 
 #[derive(Deserialize, Default)]
 struct DeleteRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     seq: u64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     #[allow(dead_code)]
     no_erase: bool,
 }
