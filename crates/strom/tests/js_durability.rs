@@ -161,7 +161,8 @@ async fn acknowledged_messages_survive_kill_9() {
     for round in 1..=ROUNDS {
         let mut server = start(&store);
         if round > 1 {
-            verify(&server, &acked.lock().expect("not poisoned").clone()).await;
+            let so_far = acked.lock().expect("not poisoned").clone();
+            verify(&server, &so_far).await;
         }
         let before = acked.lock().expect("not poisoned").len();
         let publisher = tokio::spawn(publish_until_killed(server.url(), round, acked.clone()));
