@@ -16,20 +16,14 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::index::{file_msg_size, Entry, Index};
+use std::cell::Cell;
+
+use crate::file_index::{FileIndex, Loc};
 use crate::record::{self, Decoded, Kind};
 use crate::{Store, StoreError, StoredMsg, StreamState, SyncJob};
 
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
-
-/// Where a message's record is.
-#[derive(Debug, Clone, Copy)]
-struct Loc {
-    segment: usize,
-    offset: u64,
-    len: u32,
-}
 
 struct Segment {
     path: PathBuf,
@@ -52,7 +46,9 @@ pub struct Recovery {
 pub struct FileStore {
     dir: PathBuf,
     segments: Vec<Segment>,
-    index: Index<Loc>,
+    index: FileIndex,
+    /// The oldest message's sequence and time, read from its record when first needed.
+    first_cache: Cell<Option<(u64, i64)>>,
     /// Encoded records not yet written to the active segment.
     pending: Vec<u8>,
     /// A segment was created since the last sync: the directory needs an fsync.
@@ -100,7 +96,8 @@ impl FileStore {
         let mut store = FileStore {
             dir,
             segments: Vec::new(),
-            index: Index::default(),
+            index: FileIndex::default(),
+            first_cache: Cell::new(None),
             pending: Vec::new(),
             dir_dirty: false,
             unsynced: Vec::new(),
@@ -129,16 +126,13 @@ impl FileStore {
                     match r.kind {
                         Kind::Message => self.index.insert(
                             r.seq,
-                            Entry {
-                                subject: Bytes::copy_from_slice(&r.subject),
-                                size: file_msg_size(&r.subject, &r.headers, &r.payload),
-                                ts: r.ts,
-                                loc: Loc {
-                                    segment,
-                                    offset: at as u64,
-                                    len: n as u32,
-                                },
+                            Loc {
+                                segment,
+                                offset: at as u64,
+                                len: n as u32,
                             },
+                            !r.headers.is_empty(),
+                            &r.subject,
                         ),
                         Kind::Delete => {
                             self.index.remove(r.seq);
@@ -300,15 +294,7 @@ impl Store for FileStore {
     ) -> Result<u64, StoreError> {
         let seq = self.index.last_seq + 1;
         let loc = self.append_record(Kind::Message, seq, ts, subject, headers, payload)?;
-        self.index.insert(
-            seq,
-            Entry {
-                subject: Bytes::copy_from_slice(subject),
-                size: file_msg_size(subject, headers, payload),
-                ts,
-                loc,
-            },
-        );
+        self.index.insert(seq, loc, !headers.is_empty(), subject);
         Ok(seq)
     }
 
@@ -330,8 +316,8 @@ impl Store for FileStore {
     }
 
     fn get(&self, seq: u64) -> Result<Option<StoredMsg>, StoreError> {
-        match self.index.by_seq.get(&seq) {
-            Some(e) => self.read(seq, e.loc).map(Some),
+        match self.index.get(seq) {
+            Some(loc) => self.read(seq, loc).map(Some),
             None => Ok(None),
         }
     }
@@ -344,8 +330,11 @@ impl Store for FileStore {
     }
 
     fn delete(&mut self, seq: u64) -> Result<bool, StoreError> {
-        if !self.index.by_seq.contains_key(&seq) {
+        if !self.index.contains(seq) {
             return Ok(false);
+        }
+        if self.first_cache.get().is_some_and(|(s, _)| s == seq) {
+            self.first_cache.set(None);
         }
         self.append_record(Kind::Delete, seq, 0, &[], &[], &[])?;
         self.index.remove(seq);
@@ -354,6 +343,7 @@ impl Store for FileStore {
 
     fn purge(&mut self) -> Result<u64, StoreError> {
         let n = self.index.clear();
+        self.first_cache.set(None);
         self.pending.clear();
         let last = self.index.last_seq;
         let old: Vec<PathBuf> = self.segments.drain(..).map(|s| s.path).collect();
@@ -372,7 +362,14 @@ impl Store for FileStore {
     }
 
     fn compact(&mut self, seq: u64) -> Result<u64, StoreError> {
-        let below: Vec<u64> = self.index.by_seq.range(..seq).map(|(s, _)| *s).collect();
+        let mut below: Vec<u64> = Vec::new();
+        self.index.scan(0, &mut |s, _| {
+            if s >= seq {
+                return false;
+            }
+            below.push(s);
+            true
+        });
         for s in &below {
             self.delete(*s)?;
         }
@@ -389,7 +386,15 @@ impl Store for FileStore {
     }
 
     fn first(&self) -> Option<(u64, i64)> {
-        self.index.first()
+        let seq = self.index.first_seq()?;
+        if let Some((s, ts)) = self.first_cache.get() {
+            if s == seq {
+                return Some((s, ts));
+            }
+        }
+        let ts = self.get(seq).ok().flatten().map_or(0, |m| m.ts);
+        self.first_cache.set(Some((seq, ts)));
+        Some((seq, ts))
     }
 
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
@@ -397,14 +402,16 @@ impl Store for FileStore {
     }
 
     fn last(&self) -> Option<(u64, i64)> {
-        self.index.last()
+        let seq = self.index.last_held()?;
+        let ts = self.get(seq).ok().flatten().map_or(0, |m| m.ts);
+        Some((seq, ts))
     }
 
-    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {
         self.index.scan(from, visit);
     }
 
-    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {
         self.index.scan_back(visit);
     }
 

@@ -78,17 +78,17 @@ impl<L> Index<L> {
         self.by_seq.iter().next_back().map(|(s, e)| (*s, e.ts))
     }
 
-    pub fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+    pub fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {
         for (seq, e) in self.by_seq.range(from..) {
-            if !visit(*seq, &e.subject, e.ts) {
+            if !visit(*seq, &e.subject) {
                 break;
             }
         }
     }
 
-    pub fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+    pub fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {
         for (seq, e) in self.by_seq.iter().rev() {
-            if !visit(*seq, &e.subject, e.ts) {
+            if !visit(*seq, &e.subject) {
                 break;
             }
         }

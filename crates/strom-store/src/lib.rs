@@ -8,6 +8,7 @@
 //! torn or corrupted tail, and reports what it did.
 
 mod file;
+mod file_index;
 mod index;
 mod limits;
 mod memory;
@@ -164,12 +165,12 @@ pub trait Store: Send {
     /// The newest message held: its sequence and time.
     fn last(&self) -> Option<(u64, i64)>;
 
-    /// Visits held messages from sequence `from` upwards, in order, with their subjects and
-    /// times, until `visit` returns false. Reads only the index, never message bytes.
-    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool);
+    /// Visits held messages from sequence `from` upwards, in order, with their subjects,
+    /// until `visit` returns false. Reads only the index, never message bytes.
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool);
 
     /// Visits held messages from the newest down, until `visit` returns false.
-    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool);
+    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8]) -> bool);
 
     /// Every subject held and how many messages it has.
     fn subjects(&self) -> Vec<(Bytes, u64)>;

@@ -38,15 +38,21 @@ pub fn enforce(
             }
         }
     }
-    while let Some((seq, ts)) = store.first() {
+    loop {
         let st = store.state();
+        if st.msgs == 0 {
+            break;
+        }
         let over = limits.max_msgs.is_some_and(|m| st.msgs > m)
             || limits.max_bytes.is_some_and(|m| st.bytes > m)
-            || limits.max_age.is_some_and(|age| ts <= now - age);
+            // The oldest message's time is read only when an age limit asks for it.
+            || limits
+                .max_age
+                .is_some_and(|age| store.first().is_some_and(|(_, ts)| ts <= now - age));
         if !over {
             break;
         }
-        store.delete(seq)?;
+        store.delete(st.first_seq)?;
         removed += 1;
     }
     Ok(removed)

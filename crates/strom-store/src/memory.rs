@@ -92,11 +92,11 @@ impl Store for MemStore {
         self.index.last()
     }
 
-    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+    fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {
         self.index.scan(from, visit);
     }
 
-    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8], i64) -> bool) {
+    fn scan_back(&self, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {
         self.index.scan_back(visit);
     }
 

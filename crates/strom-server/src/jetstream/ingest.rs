@@ -45,6 +45,14 @@ pub struct Inbound {
     pub payload: Bytes,
 }
 
+/// What a writer's queue carries.
+pub enum Work {
+    Msg(Inbound),
+    /// Sync what is held and end. (Senders may outlive the stream: publishers cache match
+    /// results that hold the stream's subscriptions.)
+    Stop,
+}
+
 /// What a writer needs from the server.
 #[derive(Clone)]
 pub struct Context {
@@ -96,7 +104,7 @@ struct Reply {
     body: Result<(u64, bool), JsError>,
 }
 
-pub fn run(stream: Arc<Stream>, rx: Receiver<Inbound>, ctx: Context) {
+pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
     let mut w = Writer {
         stream,
         ctx,
@@ -108,21 +116,22 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Inbound>, ctx: Context) {
     };
     w.rebuild();
     let mut batch: Vec<Inbound> = Vec::new();
-    loop {
+    let mut stop = false;
+    while !stop {
         match rx.recv_timeout(TICK) {
-            Ok(m) => batch.push(m),
+            Ok(Work::Msg(m)) => batch.push(m),
+            Ok(Work::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
             Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
         }
-        while batch.len() < MAX_BATCH {
+        while !stop && batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(m) => batch.push(m),
+                Ok(Work::Msg(m)) => batch.push(m),
+                Ok(Work::Stop) => stop = true,
                 Err(_) => break,
             }
         }
         w.process(&mut batch);
     }
-    w.process(&mut batch);
     if w.dirty {
         let stream = w.stream.clone();
         let _ = stream.store.lock().sync();
@@ -162,31 +171,32 @@ impl Writer {
         };
         let now = now_nanos();
         let store = self.stream.store.lock();
+        // Newest first, until a message older than the window.
         let mut recent = Vec::new();
-        store.scan_back(&mut |seq, _, ts| {
-            let keep = recent.is_empty() || ts > now - window;
-            if keep {
-                recent.push(seq);
+        store.scan_back(&mut |seq, _| match store.get(seq) {
+            Ok(Some(m)) => {
+                let keep = recent.is_empty() || m.ts > now - window;
+                if keep {
+                    recent.push(m);
+                }
+                keep
             }
-            keep
+            _ => true,
         });
-        for (i, seq) in recent.iter().rev().enumerate() {
-            let Ok(Some(m)) = store.get(*seq) else {
-                continue;
-            };
+        for (i, m) in recent.iter().rev().enumerate() {
             if let Some(id) = headers::get(&m.headers, MSG_ID) {
                 let id = Bytes::copy_from_slice(id);
                 if i + 1 == recent.len() {
                     self.last_msg_id = id.clone();
                 }
                 if m.ts > now - window {
-                    self.dedupe.insert(id, *seq, m.ts);
+                    self.dedupe.insert(id, m.seq, m.ts);
                 }
             }
         }
         if allow_ttl {
             let mut all = Vec::new();
-            store.scan(0, &mut |seq, _, _| {
+            store.scan(0, &mut |seq, _| {
                 all.push(seq);
                 true
             });
@@ -373,10 +383,14 @@ impl Writer {
             .append(&m.subject, hdr, &m.payload, now)
             .map_err(|e| JsError::StoreFailed(e.to_string()))?;
         self.dirty = true;
-        if let Some(id) = msg_id {
-            let id = Bytes::copy_from_slice(id);
-            self.last_msg_id = id.clone();
-            self.dedupe.insert(id, seq, now);
+        // nats-server: the last message id is that of the last message stored, even none.
+        match msg_id {
+            Some(id) => {
+                let id = Bytes::copy_from_slice(id);
+                self.last_msg_id = id.clone();
+                self.dedupe.insert(id, seq, now);
+            }
+            None => self.last_msg_id = Bytes::new(),
         }
         if ttl > 0 {
             self.ttls.insert((now + ttl * 1_000_000_000, seq));
@@ -389,7 +403,7 @@ impl Writer {
             }
             Some(_) => {
                 let mut older = Vec::new();
-                store.scan(0, &mut |s, subj, _| {
+                store.scan(0, &mut |s, subj| {
                     if s >= seq {
                         return false;
                     }

@@ -130,8 +130,18 @@ impl JetStream {
             .name("strom-js-api".into())
             .spawn(move || api::run(worker, rx))?;
         *js.api_thread.lock() = Some(handle);
-        for (account, limits) in enabled_accounts(server) {
+        let enabled = enabled_accounts(server);
+        let names: Vec<String> = enabled.iter().map(|(a, _)| a.name.clone()).collect();
+        for (account, limits) in enabled {
             js.enable_account(account, limits);
+        }
+        // Every other account (but the system account) is told JetStream is not enabled for
+        // it, as nats-server does, rather than hearing no responders.
+        let others = std::iter::once(server.global.clone())
+            .chain(opts.accounts.iter().filter_map(|n| server.account(Some(n))))
+            .filter(|a| !names.contains(&a.name) && !server.is_system_account(a));
+        for account in others {
+            js.subscribe_api(&account);
         }
         crate::info!("JetStream started");
         Ok(js)
@@ -148,6 +158,13 @@ impl JetStream {
             api_subs: Mutex::new(Vec::new()),
         });
         self.recover(&jsa);
+        *jsa.api_subs.lock() = self.subscribe_api(&account);
+        self.accounts.write().insert(account.name.clone(), jsa);
+    }
+
+    /// Subscribes the API subjects in `account`; requests go to the API worker, which
+    /// answers for accounts without JetStream too.
+    fn subscribe_api(&self, account: &Arc<Account>) -> Vec<Arc<Subscription>> {
         let sink: Arc<dyn crate::subscription::Internal> = Arc::new(api::Sink {
             tx: self.api_tx.lock().clone(),
             account: account.name.clone(),
@@ -156,16 +173,18 @@ impl JetStream {
         if let Some(d) = &self.domain {
             subjects.push(format!("$JS.{d}.API.>"));
         }
-        for s in subjects {
-            let sub = Arc::new(Subscription::internal(
-                account.clone(),
-                Bytes::from(s.into_bytes()),
-                sink.clone(),
-            ));
-            account.sublist.insert(sub.clone());
-            jsa.api_subs.lock().push(sub);
-        }
-        self.accounts.write().insert(account.name.clone(), jsa);
+        subjects
+            .into_iter()
+            .map(|s| {
+                let sub = Arc::new(Subscription::internal(
+                    account.clone(),
+                    Bytes::from(s.into_bytes()),
+                    sink.clone(),
+                ));
+                account.sublist.insert(sub.clone());
+                sub
+            })
+            .collect()
     }
 
     /// Reopens the account's streams from disk.

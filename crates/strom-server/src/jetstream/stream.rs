@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use strom_store::{FileStore, MemStore, Store, StoreError};
 
 use super::errors::JsError;
-use super::ingest::{self, Inbound};
+use super::ingest::{self, Inbound, Work};
 use super::meta::{self, Meta};
 use super::stream_config::{Storage, StreamConfig};
 use super::wire::{self, StateJson};
@@ -31,7 +31,7 @@ pub struct Stream {
     pub account: Arc<Account>,
     subs: Mutex<Vec<Arc<Subscription>>>,
     /// The writer's queue; dropped to stop the writer.
-    tx: Mutex<Option<mpsc::Sender<Inbound>>>,
+    tx: Mutex<Option<mpsc::Sender<Work>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// What the writer and direct gets need from the server, once started.
     ctx: Mutex<Option<ingest::Context>>,
@@ -39,7 +39,7 @@ pub struct Stream {
 
 /// The internal subscription's receiver: hands each captured message to the writer.
 struct Capture {
-    tx: mpsc::Sender<Inbound>,
+    tx: mpsc::Sender<Work>,
 }
 
 impl Internal for Capture {
@@ -51,12 +51,12 @@ impl Internal for Capture {
         payload: &[u8],
     ) -> bool {
         self.tx
-            .send(Inbound {
+            .send(Work::Msg(Inbound {
                 subject: Bytes::copy_from_slice(subject),
                 reply: reply.map(Bytes::copy_from_slice),
                 headers: headers.map(Bytes::copy_from_slice),
                 payload: Bytes::copy_from_slice(payload),
-            })
+            }))
             .is_ok()
     }
 }
@@ -206,7 +206,9 @@ impl Stream {
     /// Stops capturing and ends the writer (which syncs what it holds).
     pub fn stop(&self) {
         self.unsubscribe();
-        self.tx.lock().take();
+        if let Some(tx) = self.tx.lock().take() {
+            let _ = tx.send(Work::Stop);
+        }
         if let Some(h) = self.writer.lock().take() {
             let _ = h.join();
         }
@@ -288,7 +290,7 @@ pub fn state_of(
     let deleted = (deleted_details && num_deleted > 0).then(|| {
         let mut gaps = Vec::with_capacity(num_deleted as usize);
         let mut expect = first_seq;
-        store.scan(first_seq, &mut |seq, _, _| {
+        store.scan(first_seq, &mut |seq, _| {
             gaps.extend(expect..seq);
             expect = seq + 1;
             true

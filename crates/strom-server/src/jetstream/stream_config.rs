@@ -384,19 +384,40 @@ impl StreamConfig {
                 "mirrors and sources are not supported by Strom yet",
             ));
         }
+        // In nats-server's order: each subject is checked, then compared with the later ones.
+        let mut seen = std::collections::HashSet::new();
         for (i, subj) in self.subjects.iter().enumerate() {
-            if !strom_proto::subject::is_valid_subject(subj.as_bytes()) {
+            let b = subj.as_bytes();
+            if !strom_proto::subject::is_valid_subject(b) {
                 return Err(invalid("invalid subject"));
             }
-            if !self.no_ack && strom_proto::subject::overlaps(subj.as_bytes(), b"$JS.API.>") {
-                return Err(invalid(
-                    "subjects that overlap with jetstream api require no-ack to be true",
-                ));
+            if !seen.insert(subj) {
+                return Err(invalid("duplicate subjects detected"));
             }
-            for other in &self.subjects[..i] {
-                if strom_proto::subject::overlaps(subj.as_bytes(), other.as_bytes()) {
+            if subj == ">" && !self.no_ack {
+                return Err(invalid("capturing all subjects requires no-ack to be true"));
+            }
+            if !self.no_ack {
+                let api = ["$JS.>", "$JSC.>", "$NRG.>"]
+                    .iter()
+                    .any(|ns| strom_proto::subject::overlaps(b, ns.as_bytes()));
+                if api && !strom_proto::subject::is_subset(b, b"$JS.EVENT.>") {
+                    return Err(invalid(
+                        "subjects that overlap with jetstream api require no-ack to be true",
+                    ));
+                }
+                if strom_proto::subject::overlaps(b, b"$SYS.>")
+                    && !strom_proto::subject::is_subset(b, b"$SYS.ACCOUNT.>")
+                {
+                    return Err(invalid(
+                        "subjects that overlap with system api require no-ack to be true",
+                    ));
+                }
+            }
+            for later in &self.subjects[i + 1..] {
+                if strom_proto::subject::overlaps(later.as_bytes(), b) {
                     return Err(JsError::InvalidStreamConfig(format!(
-                        "subject {other:?} overlaps with {subj:?}"
+                        "subject {subj:?} overlaps with {later:?}"
                     )));
                 }
             }

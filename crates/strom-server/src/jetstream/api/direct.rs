@@ -137,7 +137,7 @@ fn batch(stream: &Stream, store: &dyn Store, req: &GetRequest, max_bytes: usize)
         req.next_by_subj.as_str()
     };
     let mut seqs = Vec::new();
-    store.scan(req.seq, &mut |seq, subject, _| {
+    store.scan(req.seq, &mut |seq, subject| {
         if strom_proto::subject::matches(filter.as_bytes(), subject) {
             seqs.push(seq);
         }
@@ -188,7 +188,7 @@ fn multi_last(
     };
     // The last message of each subject matching any filter, at or below `up_to`.
     let mut last: std::collections::HashMap<Bytes, u64> = std::collections::HashMap::new();
-    store.scan(req.seq, &mut |seq, subject, _| {
+    store.scan(req.seq, &mut |seq, subject| {
         if seq > up_to {
             return false;
         }

@@ -324,9 +324,21 @@ fn update(
     check_placement(js, jsa, &cfg, Some(name))?;
     stream.save_config(&cfg)?;
     let resubscribe = cfg.subjects != old.subjects || cfg.allow_direct != old.allow_direct;
+    let limits = super::ingest::limits_of(&cfg);
     *stream.config.write() = cfg;
     if resubscribe {
         stream.subscribe();
+    }
+    // Lowered limits apply now, not at the next publish.
+    {
+        let mut store = stream.store.lock();
+        let removed = strom_store::enforce(&mut **store, &limits, wire::now_nanos(), None)
+            .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        if removed > 0 {
+            store
+                .sync()
+                .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        }
     }
     super::advisory::stream_action(js, &jsa.account, name, "modify");
     let mut info = stream.info(None, false);
@@ -425,7 +437,7 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
         return Err(JsError::BadRequest);
     }
     if stream.config.read().deny_purge {
-        return Err(JsError::PurgeFailed("stream purge is not permitted".into()));
+        return Err(JsError::PurgeFailed("stream purge not permitted".into()));
     }
     if stream.config.read().sealed {
         return Err(JsError::Sealed);
@@ -443,7 +455,7 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
             &req.filter
         };
         let mut seqs = Vec::new();
-        store.scan(0, &mut |seq, subject, _| {
+        store.scan(0, &mut |seq, subject| {
             if req.seq > 0 && seq >= req.seq {
                 return false;
             }
@@ -580,7 +592,7 @@ pub fn lookup(
     if !req.last_by_subj.is_empty() {
         if strom_proto::subject::has_wildcard(req.last_by_subj.as_bytes()) {
             let mut found = None;
-            store.scan_back(&mut |seq, subject, _| {
+            store.scan_back(&mut |seq, subject| {
                 if strom_proto::subject::matches(req.last_by_subj.as_bytes(), subject) {
                     found = Some(seq);
                     return false;
@@ -593,7 +605,7 @@ pub fn lookup(
     }
     if !req.next_by_subj.is_empty() {
         let mut found = None;
-        store.scan(req.seq, &mut |seq, subject, _| {
+        store.scan(req.seq, &mut |seq, subject| {
             if strom_proto::subject::matches(req.next_by_subj.as_bytes(), subject) {
                 found = Some(seq);
                 return false;
