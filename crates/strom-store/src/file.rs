@@ -22,6 +22,10 @@ use crate::file_index::{FileIndex, Loc};
 use crate::record::{self, Decoded, Kind};
 use crate::{Store, StoreError, StoredMsg, StreamState, SyncJob};
 
+/// The index snapshot written at a clean close.
+const SNAPSHOT: &str = "index.snap";
+const SNAPSHOT_MAGIC: &[u8] = b"STRMIDX1";
+
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
 
@@ -41,6 +45,8 @@ pub struct Recovery {
     pub damage: Vec<(PathBuf, u64, &'static str)>,
     /// Bytes cut off at damaged or torn tails.
     pub truncated_bytes: u64,
+    /// The index came from the snapshot of a clean close; only later records were read.
+    pub from_snapshot: bool,
 }
 
 pub struct FileStore {
@@ -104,8 +110,40 @@ impl FileStore {
             next_segment,
         };
         let mut recovery = Recovery::default();
-        for path in names {
-            store.replay(path, &mut recovery)?;
+        let mut rest: &[PathBuf] = &names;
+        if let Some((index, covered)) = store.load_snapshot(&names) {
+            // The snapshot covers every listed segment up to its recorded length: only what
+            // was appended after it is read.
+            store.index = index;
+            for (i, (path, len)) in names.iter().zip(&covered).enumerate() {
+                if i + 1 < covered.len() {
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .write(true)
+                        .open(path)
+                        .map_err(io(path))?;
+                    store.segments.push(Segment {
+                        path: path.clone(),
+                        file,
+                        len: *len,
+                    });
+                } else {
+                    store.replay(path.clone(), *len, &mut recovery)?;
+                }
+            }
+            rest = &names[covered.len()..];
+            recovery.from_snapshot = true;
+        }
+        // A snapshot describes the store as it was closed; from now on it would not.
+        let snap = store.dir.join(SNAPSHOT);
+        if snap.exists() {
+            fs::remove_file(&snap).map_err(io(&snap))?;
+            File::open(&store.dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io(&store.dir))?;
+        }
+        for path in rest {
+            store.replay(path.clone(), 0, &mut recovery)?;
         }
         recovery.segments = store.segments.len();
         if store.segments.is_empty() {
@@ -115,9 +153,84 @@ impl FileStore {
         Ok((store, recovery))
     }
 
-    /// Reads one segment into the index, truncating it where valid records end.
-    fn replay(&mut self, path: PathBuf, recovery: &mut Recovery) -> Result<(), StoreError> {
-        let data = Bytes::from(fs::read(&path).map_err(io(&path))?);
+    /// The index snapshot written at the last clean close, with the segment lengths it
+    /// covers, if it is intact and the segments are as it describes them.
+    fn load_snapshot(&self, names: &[PathBuf]) -> Option<(FileIndex, Vec<u64>)> {
+        let bytes = fs::read(self.dir.join(SNAPSHOT)).ok()?;
+        let body = bytes.strip_prefix(SNAPSHOT_MAGIC)?;
+        let (body, crc) = body.split_at(body.len().checked_sub(4)?);
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return None;
+        }
+        let n = u64::from_le_bytes(body.get(..8)?.try_into().ok()?) as usize;
+        if n == 0 || n > names.len() {
+            return None;
+        }
+        let mut covered = Vec::with_capacity(n);
+        let mut at = 8;
+        for (i, path) in names.iter().take(n).enumerate() {
+            let id = u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?);
+            let len = u64::from_le_bytes(body.get(at + 8..at + 16)?.try_into().ok()?);
+            at += 16;
+            let on_disk = fs::metadata(path).ok()?.len();
+            // Closed segments are exactly as recorded; the last may have grown since.
+            let fits = if i + 1 < n {
+                on_disk == len
+            } else {
+                on_disk >= len
+            };
+            if segment_id(path) != Some(id) || !fits {
+                return None;
+            }
+            covered.push(len);
+        }
+        let (index, rest) = FileIndex::read_from(body.get(at..)?)?;
+        rest.is_empty().then_some((index, covered))
+    }
+
+    /// Writes the index snapshot (after a sync): a temporary file, fsynced, renamed over the
+    /// old one, and the directory fsynced.
+    fn write_snapshot(&self) -> Result<(), StoreError> {
+        let mut out = Vec::with_capacity(1024 + self.index.state().msgs as usize * 12);
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        let start = out.len();
+        out.extend_from_slice(&(self.segments.len() as u64).to_le_bytes());
+        for seg in &self.segments {
+            let id = segment_id(&seg.path).unwrap_or(0);
+            out.extend_from_slice(&id.to_le_bytes());
+            out.extend_from_slice(&seg.len.to_le_bytes());
+        }
+        self.index.write_to(&mut out);
+        let crc = crc32fast::hash(&out[start..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
+        let path = self.dir.join(SNAPSHOT);
+        {
+            let mut f = File::create(&tmp).map_err(io(&tmp))?;
+            std::io::Write::write_all(&mut f, &out).map_err(io(&tmp))?;
+            f.sync_all().map_err(io(&tmp))?;
+        }
+        fs::rename(&tmp, &path).map_err(io(&path))?;
+        File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))
+    }
+
+    /// Reads one segment into the index from byte `start` on, truncating it where valid
+    /// records end.
+    fn replay(
+        &mut self,
+        path: PathBuf,
+        start: u64,
+        recovery: &mut Recovery,
+    ) -> Result<(), StoreError> {
+        let data = {
+            let mut f = File::open(&path).map_err(io(&path))?;
+            std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(start)).map_err(io(&path))?;
+            let mut v = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut v).map_err(io(&path))?;
+            Bytes::from(v)
+        };
         let segment = self.segments.len();
         let mut at = 0usize;
         while at < data.len() {
@@ -128,7 +241,7 @@ impl FileStore {
                             r.seq,
                             Loc {
                                 segment,
-                                offset: at as u64,
+                                offset: start + at as u64,
                                 len: n as u32,
                             },
                             !r.headers.is_empty(),
@@ -143,13 +256,15 @@ impl FileStore {
                     at += n;
                 }
                 Decoded::Torn => {
-                    recovery
-                        .damage
-                        .push((path.clone(), at as u64, "torn write at the tail"));
+                    recovery.damage.push((
+                        path.clone(),
+                        start + at as u64,
+                        "torn write at the tail",
+                    ));
                     break;
                 }
                 Decoded::Corrupt(why) => {
-                    recovery.damage.push((path.clone(), at as u64, why));
+                    recovery.damage.push((path.clone(), start + at as u64, why));
                     break;
                 }
             }
@@ -161,13 +276,13 @@ impl FileStore {
             .map_err(io(&path))?;
         if at < data.len() {
             recovery.truncated_bytes += (data.len() - at) as u64;
-            file.set_len(at as u64).map_err(io(&path))?;
+            file.set_len(start + at as u64).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
         }
         self.segments.push(Segment {
             path,
             file,
-            len: at as u64,
+            len: start + at as u64,
         });
         Ok(())
     }
@@ -296,6 +411,11 @@ impl Store for FileStore {
         let loc = self.append_record(Kind::Message, seq, ts, subject, headers, payload)?;
         self.index.insert(seq, loc, !headers.is_empty(), subject);
         Ok(seq)
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.sync()?;
+        self.write_snapshot()
     }
 
     fn begin_sync(&mut self) -> Result<SyncJob, StoreError> {

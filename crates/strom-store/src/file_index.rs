@@ -323,6 +323,130 @@ impl FileIndex {
     }
 }
 
+/// A little-endian reader over a snapshot; every read is bounds-checked.
+struct Reader<'a> {
+    buf: &'a [u8],
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.buf.len() < n {
+            return None;
+        }
+        let (a, b) = self.buf.split_at(n);
+        self.buf = b;
+        Some(a)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4)?.try_into().ok().map(u32::from_le_bytes)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8)?.try_into().ok().map(u64::from_le_bytes)
+    }
+
+    /// A count of items of at least `min_item` bytes each, refused if the rest cannot hold
+    /// that many (so a damaged count never allocates wildly).
+    fn count(&mut self, min_item: usize) -> Option<usize> {
+        let n = usize::try_from(self.u64()?).ok()?;
+        (n.checked_mul(min_item)? <= self.buf.len()).then_some(n)
+    }
+}
+
+impl FileIndex {
+    /// Appends the index in its snapshot form.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        let u64s = |out: &mut Vec<u8>, v: &[u64]| {
+            for x in v {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        };
+        u64s(
+            out,
+            &[self.msgs, self.bytes, self.last_seq, self.live_subjects],
+        );
+        u64s(out, &[self.names.len() as u64]);
+        for (name, st) in self.names.iter().zip(&self.subjects) {
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(name);
+            u64s(out, &[st.count, st.first, st.last]);
+        }
+        u64s(out, &[self.runs.len() as u64]);
+        for run in &self.runs {
+            u64s(
+                out,
+                &[
+                    run.base,
+                    run.segment as u64,
+                    run.live,
+                    run.head as u64,
+                    run.slots.len() as u64,
+                ],
+            );
+            for slot in &run.slots {
+                out.extend_from_slice(&slot.offset.to_le_bytes());
+                out.extend_from_slice(&slot.len.to_le_bytes());
+                out.extend_from_slice(&slot.subject.to_le_bytes());
+            }
+        }
+    }
+
+    /// Reads an index written by [`FileIndex::write_to`]; `None` if the bytes do not hold one.
+    /// Returns the index and the bytes after it.
+    pub fn read_from(buf: &[u8]) -> Option<(FileIndex, &[u8])> {
+        let mut r = Reader { buf };
+        let mut ix = FileIndex {
+            msgs: r.u64()?,
+            bytes: r.u64()?,
+            last_seq: r.u64()?,
+            live_subjects: r.u64()?,
+            ..FileIndex::default()
+        };
+        let names = r.count(28)?;
+        for _ in 0..names {
+            let len = r.u32()? as usize;
+            let name = Bytes::copy_from_slice(r.take(len)?);
+            let st = SubjectState {
+                count: r.u64()?,
+                first: r.u64()?,
+                last: r.u64()?,
+            };
+            ix.ids.insert(name.clone(), ix.names.len() as u32);
+            ix.names.push(name);
+            ix.subjects.push(st);
+        }
+        let runs = r.count(40)?;
+        for _ in 0..runs {
+            let base = r.u64()?;
+            let segment = u32::try_from(r.u64()?).ok()?;
+            let live = r.u64()?;
+            let head = usize::try_from(r.u64()?).ok()?;
+            let n = r.count(12)?;
+            let mut slots = Vec::with_capacity(n);
+            for _ in 0..n {
+                let slot = Slot {
+                    offset: r.u32()?,
+                    len: r.u32()?,
+                    subject: r.u32()?,
+                };
+                if slot.len != 0 && slot.subject as usize >= ix.names.len() {
+                    return None;
+                }
+                slots.push(slot);
+            }
+            ix.runs.push_back(Run {
+                base,
+                segment,
+                slots,
+                live,
+                head,
+            });
+        }
+        Some((ix, r.buf))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -358,6 +482,16 @@ mod tests {
             (st.msgs, st.first_seq, st.last_seq, st.num_subjects),
             (3, 2, 10_001, 2)
         );
+        let mut snap = Vec::new();
+        ix.write_to(&mut snap);
+        let (back, rest) = FileIndex::read_from(&snap).expect("reads back");
+        assert!(rest.is_empty());
+        assert_eq!(back.state(), ix.state());
+        assert_eq!(back.get(5), ix.get(5));
+        assert_eq!(back.subject_count(b"a"), ix.subject_count(b"a"));
+        for cut in [0, 10, snap.len() / 2, snap.len() - 1] {
+            assert!(FileIndex::read_from(&snap[..cut]).is_none());
+        }
         let mut seen = Vec::new();
         ix.scan(3, &mut |s, subj| {
             seen.push((s, subj.to_vec()));

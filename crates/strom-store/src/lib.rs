@@ -118,6 +118,16 @@ pub trait Store: Send {
         self.begin_sync()?.run()
     }
 
+    /// Syncs, and leaves what makes the next open fast (the file store's index snapshot).
+    /// The store may still be used afterwards, but the next open only benefits if nothing
+    /// changed.
+    ///
+    /// # Errors
+    /// The I/O error.
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.sync()
+    }
+
     /// Hands buffered appends to the kernel and returns the fsyncs that make them durable, so
     /// that the caller can run them without holding the store: readers go on meanwhile, and
     /// what [`SyncJob::run`] covers is exactly what was appended before this call.

@@ -132,9 +132,14 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
         }
         w.process(&mut batch);
     }
-    if w.dirty {
-        let stream = w.stream.clone();
-        let _ = stream.store.lock().sync();
+    // A clean stop: sync, and leave the index snapshot that makes the next start fast.
+    let stream = w.stream.clone();
+    let closed = stream.store.lock().close();
+    if let Err(e) = closed {
+        crate::error!(
+            "JetStream stream '{}' could not close cleanly: {e}",
+            stream.name
+        );
     }
 }
 

@@ -218,11 +218,16 @@ impl JetStream {
                     }
                     let st = stream.store.lock().state();
                     crate::info!(
-                        "  Restored {} messages for stream '{} > {}' in {:?}",
+                        "  Restored {} messages for stream '{} > {}' in {:?}{}",
                         st.msgs,
                         jsa.account.name,
                         stream.name,
-                        started.elapsed()
+                        started.elapsed(),
+                        if recovery.from_snapshot {
+                            " (index snapshot)"
+                        } else {
+                            ""
+                        }
                     );
                     stream.start(self.ingest_context());
                     jsa.streams.write().insert(stream.name.clone(), stream);
