@@ -104,10 +104,17 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
         o.js_domain = js.domain.clone();
         o.js_max_memory = js.max_memory_store.unwrap_or(-1);
         o.js_max_file = js.max_file_store.unwrap_or(-1);
-        if js.cipher.is_some() || js.key.is_some() {
-            out.not_yet.push(format!(
-                "{}: JetStream encryption at rest is not yet served by Strom (issue #5)",
-                js.at
+        if let Some(key) = &js.key {
+            // nats-server's default cipher is ChaCha20-Poly1305.
+            let kind = match js.cipher {
+                Some(strom_conf::Cipher::Aes) => strom_store::CipherKind::Aes256Gcm,
+                _ => strom_store::CipherKind::ChaCha20Poly1305,
+            };
+            o.js_cipher = Some((kind, crate::options::EncryptionKey(key.clone())));
+        } else if js.cipher.is_some() {
+            return Err(err(
+                &js.at,
+                "jetstream: a cipher needs a key (`key: ...`) to encrypt with",
             ));
         }
     }

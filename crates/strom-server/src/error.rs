@@ -14,6 +14,8 @@ pub enum ServerError {
     Links(#[from] crate::links::LinkError),
     #[error("TLS: {0}")]
     Tls(#[from] crate::tls::TlsError),
+    #[error("JetStream: {0}")]
+    JetStream(String),
     #[error("could not write pid file {path}: {source}")]
     PidFile {
         path: String,

@@ -30,6 +30,16 @@ pub enum SyncPolicy {
     Every(Duration),
 }
 
+/// The JetStream encryption key; never printed.
+#[derive(Clone)]
+pub struct EncryptionKey(pub String);
+
+impl std::fmt::Debug for EncryptionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EncryptionKey(<redacted>)")
+    }
+}
+
 /// An account's JetStream limits; -1 is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JsLimits {
@@ -93,6 +103,8 @@ pub struct Options {
     /// Accounts with JetStream enabled, with their limits. Without configured accounts, the
     /// global account has JetStream whenever the server does.
     pub js_accounts: Vec<(String, JsLimits)>,
+    /// Encryption at rest: the cipher and the key.
+    pub js_cipher: Option<(strom_store::CipherKind, EncryptionKey)>,
     pub http_port: Option<u16>,
     pub pid_file: Option<PathBuf>,
     /// Where to write `<name>_<pid>.ports`, as nats-server's `--ports_file_dir`.
@@ -127,6 +139,7 @@ impl Default for Options {
             js_max_memory: -1,
             js_max_file: -1,
             js_accounts: Vec::new(),
+            js_cipher: None,
             http_port: None,
             pid_file: None,
             ports_file_dir: None,

@@ -396,6 +396,25 @@ impl Server {
         })
     }
 
+    /// Starts JetStream when the options ask for it: recovers the streams on disk and serves
+    /// the API. Call before [`Server::run`].
+    ///
+    /// # Errors
+    /// [`ServerError::JetStream`] when the store cannot be used (a directory that cannot be
+    /// created, a wrong encryption key): the server must not start without its streams.
+    pub async fn start_jetstream(&self) -> Result<(), ServerError> {
+        if !self.shared.opts.jetstream {
+            return Ok(());
+        }
+        let s = self.shared.clone();
+        let js = tokio::task::spawn_blocking(move || crate::jetstream::JetStream::start(&s))
+            .await
+            .map_err(|e| ServerError::JetStream(e.to_string()))?
+            .map_err(ServerError::JetStream)?;
+        let _ = self.shared.jetstream.set(js);
+        Ok(())
+    }
+
     /// The address the client listener is bound to.
     ///
     /// # Errors
@@ -430,17 +449,6 @@ impl Server {
         );
         if shared.tls.is_some() {
             crate::info!("TLS required for client connections");
-        }
-        if shared.opts.jetstream {
-            let s = shared.clone();
-            match tokio::task::spawn_blocking(move || crate::jetstream::JetStream::start(&s)).await
-            {
-                Ok(Ok(js)) => {
-                    let _ = shared.jetstream.set(js);
-                }
-                Ok(Err(e)) => crate::error!("Could not start JetStream: {e}"),
-                Err(e) => crate::error!("Could not start JetStream: {e}"),
-            }
         }
         crate::info!("Server is ready");
         let end = loop {

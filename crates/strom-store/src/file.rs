@@ -25,6 +25,7 @@ use crate::{Store, StoreError, StoredMsg, StreamState, SyncJob};
 /// The index snapshot written at a clean close.
 const SNAPSHOT: &str = "index.snap";
 const SNAPSHOT_MAGIC: &[u8] = b"STRMIDX1";
+const SNAPSHOT_MAGIC_SEALED: &[u8] = b"STRMIDXE";
 
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
@@ -63,6 +64,8 @@ pub struct FileStore {
     unsynced: Vec<usize>,
     /// The number the next segment file gets.
     next_segment: u64,
+    /// Encryption at rest, when configured.
+    crypto: Option<std::sync::Arc<crate::Crypto>>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -86,6 +89,19 @@ impl FileStore {
     /// # Errors
     /// I/O errors reading or repairing the directory.
     pub fn open(dir: impl AsRef<Path>) -> Result<(FileStore, Recovery), StoreError> {
+        Self::open_with(dir, None)
+    }
+
+    /// Opens (or creates) the store in `dir`, every record sealed with `crypto` when given.
+    /// Records that do not open with the key are damage, as a bad checksum is: the caller
+    /// checks the key before (see the server's key check).
+    ///
+    /// # Errors
+    /// I/O errors reading or repairing the directory.
+    pub fn open_with(
+        dir: impl AsRef<Path>,
+        crypto: Option<std::sync::Arc<crate::Crypto>>,
+    ) -> Result<(FileStore, Recovery), StoreError> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(io(&dir))?;
         let mut names: Vec<PathBuf> = fs::read_dir(&dir)
@@ -108,13 +124,16 @@ impl FileStore {
             dir_dirty: false,
             unsynced: Vec::new(),
             next_segment,
+            crypto,
         };
+        store.index.overhead = store.overhead();
         let mut recovery = Recovery::default();
         let mut rest: &[PathBuf] = &names;
         if let Some((index, covered)) = store.load_snapshot(&names) {
             // The snapshot covers every listed segment up to its recorded length: only what
             // was appended after it is read.
             store.index = index;
+            store.index.overhead = store.overhead();
             for (i, (path, len)) in names.iter().zip(&covered).enumerate() {
                 if i + 1 < covered.len() {
                     let file = OpenOptions::new()
@@ -156,7 +175,10 @@ impl FileStore {
     /// The index snapshot written at the last clean close, with the segment lengths it
     /// covers, if it is intact and the segments are as it describes them.
     fn load_snapshot(&self, names: &[PathBuf]) -> Option<(FileIndex, Vec<u64>)> {
-        let bytes = fs::read(self.dir.join(SNAPSHOT)).ok()?;
+        let mut bytes = fs::read(self.dir.join(SNAPSHOT)).ok()?;
+        if let Some(c) = &self.crypto {
+            bytes = c.open(bytes.strip_prefix(SNAPSHOT_MAGIC_SEALED)?)?;
+        }
         let body = bytes.strip_prefix(SNAPSHOT_MAGIC)?;
         let (body, crc) = body.split_at(body.len().checked_sub(4)?);
         if crc32fast::hash(body).to_le_bytes() != crc {
@@ -203,6 +225,11 @@ impl FileStore {
         self.index.write_to(&mut out);
         let crc = crc32fast::hash(&out[start..]);
         out.extend_from_slice(&crc.to_le_bytes());
+        if let Some(c) = &self.crypto {
+            let mut sealed = SNAPSHOT_MAGIC_SEALED.to_vec();
+            c.seal(&out, &mut sealed);
+            out = sealed;
+        }
         let tmp = self.dir.join(format!("{SNAPSHOT}.tmp"));
         let path = self.dir.join(SNAPSHOT);
         {
@@ -234,7 +261,7 @@ impl FileStore {
         let segment = self.segments.len();
         let mut at = 0usize;
         while at < data.len() {
-            match record::decode(&data.slice(at..)) {
+            match record::decode_with(&data.slice(at..), self.crypto.as_deref()) {
                 Decoded::Record(r, n) => {
                     match r.kind {
                         Kind::Message => self.index.insert(
@@ -332,7 +359,11 @@ impl FileStore {
         headers: &[u8],
         payload: &[u8],
     ) -> Result<Loc, StoreError> {
-        let size = record::HEADER_LEN + subject.len() + headers.len() + payload.len();
+        let size = record::HEADER_LEN
+            + subject.len()
+            + headers.len()
+            + payload.len()
+            + self.overhead() as usize;
         if size > record::MAX_RECORD || subject.len() > u16::MAX as usize {
             return Err(StoreError::TooLarge(size));
         }
@@ -347,7 +378,19 @@ impl FileStore {
         let seg_index = self.segments.len() - 1;
         let seg = &mut self.segments[seg_index];
         let offset = seg.len;
-        record::encode(&mut self.pending, kind, seq, ts, subject, headers, payload);
+        match &self.crypto {
+            Some(c) => record::encode_sealed(
+                &mut self.pending,
+                c,
+                kind,
+                seq,
+                ts,
+                subject,
+                headers,
+                payload,
+            ),
+            None => record::encode(&mut self.pending, kind, seq, ts, subject, headers, payload),
+        }
         seg.len += size as u64;
         Ok(Loc {
             segment: seg_index,
@@ -369,7 +412,7 @@ impl FileStore {
                 .read_exact_at(&mut buf, loc.offset)
                 .map_err(io(&seg.path))?;
         }
-        match record::decode(&Bytes::from(buf)) {
+        match record::decode_with(&Bytes::from(buf), self.crypto.as_deref()) {
             Decoded::Record(r, _) if r.seq == seq && r.kind == Kind::Message => Ok(StoredMsg {
                 seq,
                 ts: r.ts,
@@ -386,6 +429,15 @@ impl FileStore {
                 reason: "record cut short",
             }),
             Decoded::Corrupt(reason) => Err(StoreError::Damaged { seq, reason }),
+        }
+    }
+
+    /// Bytes each record has beyond the plain record.
+    fn overhead(&self) -> u32 {
+        if self.crypto.is_some() {
+            record::SEALED_OVERHEAD as u32
+        } else {
+            0
         }
     }
 

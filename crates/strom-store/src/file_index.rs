@@ -70,11 +70,13 @@ pub struct FileIndex {
     msgs: u64,
     bytes: u64,
     pub last_seq: u64,
+    /// Bytes each record carries beyond the plain record (encryption), left out of sizes.
+    pub overhead: u32,
 }
 
 /// The size nats-server accounts for a message, from its record length.
-fn size_of(slot: &Slot) -> u64 {
-    let len = (slot.len & !HAS_HEADERS) as u64;
+fn size_of(slot: &Slot, overhead: u32) -> u64 {
+    let len = ((slot.len & !HAS_HEADERS) - overhead) as u64;
     let hdr = if slot.len & HAS_HEADERS != 0 { 4 } else { 0 };
     30 + len - HEADER_LEN as u64 + hdr
 }
@@ -119,7 +121,7 @@ impl FileIndex {
         run.slots.push(slot);
         run.live += 1;
         self.msgs += 1;
-        self.bytes += size_of(&slot);
+        self.bytes += size_of(&slot, self.overhead);
         let s = &mut self.subjects[id as usize];
         if s.count == 0 {
             s.first = seq;
@@ -172,7 +174,7 @@ impl FileIndex {
             }
         }
         self.msgs -= 1;
-        self.bytes -= size_of(&slot);
+        self.bytes -= size_of(&slot, self.overhead);
         let id = slot.subject;
         let s = self.subjects[id as usize];
         let mut s = SubjectState {
@@ -264,9 +266,10 @@ impl FileIndex {
     /// Forgets every message; sequences continue after the last one.
     pub fn clear(&mut self) -> u64 {
         let n = self.msgs;
-        let last = self.last_seq;
+        let (last, overhead) = (self.last_seq, self.overhead);
         *self = FileIndex::default();
         self.last_seq = last;
+        self.overhead = overhead;
         n
     }
 

@@ -7,6 +7,7 @@
 //! and only then acknowledges. Recovery ([`FileStore::open`]) replays the segments, truncates a
 //! torn or corrupted tail, and reports what it did.
 
+pub mod crypto;
 mod file;
 mod file_index;
 mod index;
@@ -14,6 +15,7 @@ mod limits;
 mod memory;
 pub mod record;
 
+pub use crypto::{CipherKind, Crypto};
 pub use file::{FileStore, Recovery};
 pub use index::{file_msg_size, mem_msg_size};
 pub use limits::{enforce, Limits};

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use strom_store::{FileStore, MemStore, Store};
+use std::sync::Arc;
+
+use strom_store::{CipherKind, Crypto, FileStore, MemStore, Store};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -162,6 +164,38 @@ proptest! {
         }
         let (store, recovery) = FileStore::open(dir.path()).expect("reopen again");
         prop_assert!(!recovery.from_snapshot, "{recovery:?}");
+        check(&store, &model);
+    }
+
+    /// The same with every record encrypted; and the key is needed to read anything.
+    #[test]
+    fn encrypted_file_store_matches_the_model(
+        ops in prop::collection::vec(op(), 1..60),
+        aes in any::<bool>(),
+    ) {
+        let kind = if aes { CipherKind::Aes256Gcm } else { CipherKind::ChaCha20Poly1305 };
+        let crypto = Arc::new(Crypto::new(kind, "the key"));
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut model = Model::default();
+        {
+            let (mut store, _) =
+                FileStore::open_with(dir.path(), Some(crypto.clone())).expect("open");
+            for op in &ops {
+                apply(&mut store, &mut model, op);
+            }
+            check(&store, &model);
+            store.sync().expect("sync");
+        }
+        {
+            let (mut store, recovery) =
+                FileStore::open_with(dir.path(), Some(crypto.clone())).expect("reopen");
+            prop_assert!(recovery.damage.is_empty(), "{recovery:?}");
+            check(&store, &model);
+            store.close().expect("close");
+        }
+        let (store, recovery) =
+            FileStore::open_with(dir.path(), Some(crypto)).expect("reopen from snapshot");
+        prop_assert!(recovery.from_snapshot);
         check(&store, &model);
     }
 

@@ -222,6 +222,7 @@ async fn serve(opts: Options, reloader: Reloader) -> Result<()> {
     let shared = server.shared().clone();
     info!("  Name:     {}", shared.server_name);
     info!("  ID:       {}", shared.server_id);
+    server.start_jetstream().await?;
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())
             .with_context(|| format!("could not write pid file {}", path.display()))?;

@@ -82,13 +82,18 @@ pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
 ///
 /// # Errors
 /// The I/O error.
-pub fn save(dir: &Path, meta: &Meta) -> std::io::Result<()> {
+pub fn save(dir: &Path, meta: &Meta, crypto: Option<&strom_store::Crypto>) -> std::io::Result<()> {
     let json = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
     let env = Envelope {
         meta: meta.clone(),
         crc32: crc32fast::hash(&json),
     };
-    let bytes = serde_json::to_vec_pretty(&env).map_err(std::io::Error::other)?;
+    let mut bytes = serde_json::to_vec_pretty(&env).map_err(std::io::Error::other)?;
+    if let Some(c) = crypto {
+        let mut sealed = Vec::new();
+        c.seal(&bytes, &mut sealed);
+        bytes = sealed;
+    }
     write_atomic(&dir.join(META_FILE), &bytes)
 }
 
@@ -96,9 +101,14 @@ pub fn save(dir: &Path, meta: &Meta) -> std::io::Result<()> {
 ///
 /// # Errors
 /// A description of what is wrong with the file.
-pub fn load(dir: &Path) -> Result<Meta, String> {
+pub fn load(dir: &Path, crypto: Option<&strom_store::Crypto>) -> Result<Meta, String> {
     let path = dir.join(META_FILE);
-    let bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(c) = crypto {
+        bytes = c
+            .open(&bytes)
+            .ok_or_else(|| format!("{}: cannot be decrypted", path.display()))?;
+    }
     let env: Envelope =
         serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
     let json = serde_json::to_vec(&env.meta).map_err(|e| e.to_string())?;

@@ -13,6 +13,7 @@ pub mod advisory;
 pub mod api;
 pub mod errors;
 pub mod ingest;
+mod keycheck;
 pub mod meta;
 pub mod stream;
 pub mod stream_config;
@@ -77,6 +78,8 @@ pub struct JetStream {
     api_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
+    /// Encryption at rest for file streams, when configured.
+    pub crypto: Option<Arc<strom_store::Crypto>>,
 }
 
 /// nats-server's default store directory when JetStream is on and none is given.
@@ -90,13 +93,19 @@ impl JetStream {
     ///
     /// # Errors
     /// When the store directory cannot be created.
-    pub fn start(server: &Arc<Shared>) -> std::io::Result<Arc<JetStream>> {
+    pub fn start(server: &Arc<Shared>) -> Result<Arc<JetStream>, String> {
         let opts: &Options = &server.opts;
         let root = match &opts.store_dir {
             Some(d) => d.join(STORE_SUBDIR),
             None => default_store_dir(),
         };
-        meta::create_dir_durable(&root)?;
+        meta::create_dir_durable(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+        let crypto = keycheck::check(
+            &root,
+            opts.js_cipher
+                .as_ref()
+                .map(|(kind, key)| strom_store::Crypto::new(*kind, &key.0)),
+        )?;
         let (max_memory, max_file) = default_limits(opts, &root);
         let js = Arc::new(JetStream {
             server: Arc::downgrade(server),
@@ -110,6 +119,7 @@ impl JetStream {
             api_thread: Mutex::new(None),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
+            crypto,
         });
         crate::info!("Starting JetStream");
         crate::info!("    Max Memory:      {}", human_bytes(max_memory));
@@ -117,6 +127,9 @@ impl JetStream {
         crate::info!("    Store Directory: \"{}\"", js.root.display());
         if let Some(d) = &js.domain {
             crate::info!("    Domain:          {d}");
+        }
+        if let Some(c) = &js.crypto {
+            crate::info!("    Encryption:      {:?}", c.kind());
         }
         if let SyncPolicy::Every(d) = js.sync {
             crate::warn!(
@@ -128,7 +141,8 @@ impl JetStream {
         let worker = js.clone();
         let handle = std::thread::Builder::new()
             .name("strom-js-api".into())
-            .spawn(move || api::run(worker, rx))?;
+            .spawn(move || api::run(worker, rx))
+            .map_err(|e| format!("starting the API worker: {e}"))?;
         *js.api_thread.lock() = Some(handle);
         let enabled = enabled_accounts(server);
         let names: Vec<String> = enabled.iter().map(|(a, _)| a.name.clone()).collect();
@@ -204,7 +218,7 @@ impl JetStream {
         dirs.sort();
         for dir in dirs {
             let started = std::time::Instant::now();
-            match Stream::recover(jsa.account.clone(), dir.clone()) {
+            match Stream::recover(jsa.account.clone(), dir.clone(), self.crypto.clone()) {
                 Ok((stream, recovery)) => {
                     for (path, at, why) in &recovery.damage {
                         crate::warn!(

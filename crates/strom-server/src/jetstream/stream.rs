@@ -35,6 +35,8 @@ pub struct Stream {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// What the writer and direct gets need from the server, once started.
     ctx: Mutex<Option<ingest::Context>>,
+    /// Encryption of the stream's files.
+    crypto: Option<Arc<strom_store::Crypto>>,
 }
 
 /// The internal subscription's receiver: hands each captured message to the writer.
@@ -74,6 +76,7 @@ impl Stream {
         account: Arc<Account>,
         config: StreamConfig,
         dir: Option<PathBuf>,
+        crypto: Option<Arc<strom_store::Crypto>>,
     ) -> Result<Arc<Stream>, JsError> {
         let created = wire::now_nanos();
         let store: Box<dyn Store> = match (&config.storage, &dir) {
@@ -85,15 +88,17 @@ impl Stream {
                         config: config.clone(),
                         created,
                     },
+                    crypto.as_deref(),
                 )
                 .map_err(store_failed)?;
-                let (store, _) = FileStore::open(d.join(MSGS_DIR)).map_err(store_failed)?;
+                let (store, _) =
+                    FileStore::open_with(d.join(MSGS_DIR), crypto.clone()).map_err(store_failed)?;
                 meta::sync_dir(d).map_err(store_failed)?;
                 Box::new(store)
             }
             _ => Box::new(MemStore::new()),
         };
-        let stream = Stream::assemble(account, config, created, store, dir);
+        let stream = Stream::assemble(account, config, created, store, dir, crypto);
         if stream.config.read().first_seq > 1 {
             let first = stream.config.read().first_seq as u64;
             let mut store = stream.store.lock();
@@ -110,16 +115,18 @@ impl Stream {
     pub fn recover(
         account: Arc<Account>,
         dir: PathBuf,
+        crypto: Option<Arc<strom_store::Crypto>>,
     ) -> Result<(Arc<Stream>, strom_store::Recovery), String> {
-        let meta = meta::load(&dir)?;
-        let (store, recovery) =
-            FileStore::open(dir.join(MSGS_DIR)).map_err(|e: StoreError| e.to_string())?;
+        let meta = meta::load(&dir, crypto.as_deref())?;
+        let (store, recovery) = FileStore::open_with(dir.join(MSGS_DIR), crypto.clone())
+            .map_err(|e: StoreError| e.to_string())?;
         let stream = Stream::assemble(
             account,
             meta.config,
             meta.created,
             Box::new(store),
             Some(dir),
+            crypto,
         );
         Ok((stream, recovery))
     }
@@ -130,6 +137,7 @@ impl Stream {
         created: i64,
         store: Box<dyn Store>,
         dir: Option<PathBuf>,
+        crypto: Option<Arc<strom_store::Crypto>>,
     ) -> Arc<Stream> {
         Arc::new(Stream {
             name: config.name.clone(),
@@ -142,6 +150,7 @@ impl Stream {
             tx: Mutex::new(None),
             writer: Mutex::new(None),
             ctx: Mutex::new(None),
+            crypto,
         })
     }
 
@@ -235,6 +244,7 @@ impl Stream {
                     config: config.clone(),
                     created: self.created,
                 },
+                self.crypto.as_deref(),
             )
             .map_err(|e| JsError::InvalidStreamConfig(e.to_string()))?;
         }

@@ -303,7 +303,7 @@ fn create(
     }
     check_placement(js, jsa, &cfg, None)?;
     let dir = (cfg.storage == Storage::File).then(|| jsa.dir.join(name));
-    let stream = Stream::create(jsa.account.clone(), cfg, dir)?;
+    let stream = Stream::create(jsa.account.clone(), cfg, dir, js.crypto.clone())?;
     stream.start(js.ingest_context());
     jsa.streams.write().insert(name.to_string(), stream.clone());
     super::advisory::stream_action(js, &jsa.account, name, "create");
