@@ -545,12 +545,17 @@ impl Store for FileStore {
         for s in &below {
             self.delete(*s)?;
         }
+        self.skip_to(seq)?;
+        Ok(below.len() as u64)
+    }
+
+    fn skip_to(&mut self, seq: u64) -> Result<(), StoreError> {
         if seq > self.index.last_seq + 1 {
             // A marker for the sequence before `seq`: replay raises the last sequence to it.
             self.append_record(Kind::Delete, seq - 1, 0, &[], &[], &[])?;
             self.index.last_seq = seq - 1;
         }
-        Ok(below.len() as u64)
+        Ok(())
     }
 
     fn state(&self) -> StreamState {

@@ -169,6 +169,12 @@ pub trait Store: Send {
     /// I/O errors writing the removals.
     fn compact(&mut self, seq: u64) -> Result<u64, StoreError>;
 
+    /// Makes `seq` the next sequence when it is past the last one, keeping every message.
+    ///
+    /// # Errors
+    /// I/O errors writing the marker.
+    fn skip_to(&mut self, seq: u64) -> Result<(), StoreError>;
+
     fn state(&self) -> StreamState;
 
     /// The oldest message held: its sequence and time.

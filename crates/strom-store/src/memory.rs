@@ -72,8 +72,13 @@ impl Store for MemStore {
         for s in &below {
             self.index.remove(*s);
         }
-        self.index.last_seq = self.index.last_seq.max(seq.saturating_sub(1));
+        self.skip_to(seq)?;
         Ok(below.len() as u64)
+    }
+
+    fn skip_to(&mut self, seq: u64) -> Result<(), StoreError> {
+        self.index.last_seq = self.index.last_seq.max(seq.saturating_sub(1));
+        Ok(())
     }
 
     fn state(&self) -> StreamState {

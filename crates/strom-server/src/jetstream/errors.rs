@@ -62,6 +62,14 @@ pub enum JsError {
     StreamDeleteFailed(String),
     /// JSStreamCreateErrF.
     StreamCreateFailed(String),
+    /// JSSnapshotDeliverSubjectInvalidErr.
+    SnapshotDeliverSubjectInvalid,
+    /// JSStreamSnapshotErrF.
+    SnapshotFailed(String),
+    /// JSStreamRestoreErrF.
+    RestoreFailed(String),
+    /// JSStreamNameExistRestoreFailedErr.
+    StreamNameExistRestore,
     /// JSMaximumStreamsLimitErr.
     MaxStreams,
     /// JSStorageResourcesExceededErr.
@@ -118,6 +126,16 @@ impl JsError {
             JsError::PurgeFailed(e) => (500, 10110, e.clone()),
             JsError::StreamDeleteFailed(e) => (500, 10050, e.clone()),
             JsError::StreamCreateFailed(e) => (500, 10049, e.clone()),
+            JsError::SnapshotDeliverSubjectInvalid => {
+                (400, 10015, "deliver subject not valid".into())
+            }
+            JsError::SnapshotFailed(e) => (500, 10064, format!("snapshot failed: {e}")),
+            JsError::RestoreFailed(e) => (500, 10062, format!("restore failed: {e}")),
+            JsError::StreamNameExistRestore => (
+                400,
+                10130,
+                "stream name already in use, cannot restore".into(),
+            ),
             JsError::MaxStreams => (400, 10027, "maximum number of streams reached".into()),
             JsError::StorageExceeded => (
                 500,

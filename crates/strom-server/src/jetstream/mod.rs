@@ -15,6 +15,7 @@ pub mod errors;
 pub mod ingest;
 mod keycheck;
 pub mod meta;
+pub mod snapshot;
 pub mod stream;
 pub mod stream_config;
 pub mod wire;

@@ -117,6 +117,8 @@ fn response_type(path: &[u8]) -> Option<&'static str> {
         ["STREAM", "LIST"] => wire::STREAM_LIST,
         ["STREAM", "MSG", "GET", _] => wire::MSG_GET,
         ["STREAM", "MSG", "DELETE", _] => wire::MSG_DELETE,
+        ["STREAM", "SNAPSHOT", _] => super::snapshot::SNAPSHOT,
+        ["STREAM", "RESTORE", _] => super::snapshot::RESTORE,
         _ => return None,
     })
 }
@@ -139,6 +141,8 @@ fn handle(js: &Arc<JetStream>, jsa: &Arc<JsAccount>, req: &Request) -> Option<(V
         ["STREAM", "LIST"] => list(jsa, body),
         ["STREAM", "MSG", "GET", name] => msg_get(jsa, name, body),
         ["STREAM", "MSG", "DELETE", name] => msg_delete(jsa, name, body),
+        ["STREAM", "SNAPSHOT", name] => super::snapshot::snapshot(js, jsa, name, body),
+        ["STREAM", "RESTORE", name] => super::snapshot::restore(js, jsa, name, body),
         _ => return None,
     };
     Some(match result {
@@ -163,6 +167,17 @@ fn error_body(kind: &str, e: &JsError) -> Vec<u8> {
         v.push(b'}');
     }
     v
+}
+
+/// nats-server's `isEmptyRequest`: no body, or a JSON object without fields.
+pub(crate) fn is_empty_request(body: &[u8]) -> bool {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return true;
+    }
+    matches!(
+        serde_json::from_slice::<serde_json::Value>(body),
+        Ok(serde_json::Value::Object(m)) if m.is_empty()
+    )
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Vec<u8> {
@@ -219,7 +234,7 @@ fn account_info(js: &JetStream, jsa: &JsAccount) -> Vec<u8> {
 }
 
 /// Checks a new or changed configuration against the account's other streams and limits.
-fn check_placement(
+pub(crate) fn check_placement(
     js: &JetStream,
     jsa: &JsAccount,
     cfg: &StreamConfig,
@@ -619,7 +634,7 @@ pub fn lookup(
 
 fn msg_get(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     let stream = find(jsa, name)?;
-    if body.iter().all(u8::is_ascii_whitespace) {
+    if is_empty_request(body) {
         return Err(JsError::BadRequest);
     }
     let req: GetRequest = parse(body)?;
