@@ -27,14 +27,23 @@ const SNAPSHOT: &str = "index.snap";
 const SNAPSHOT_MAGIC: &[u8] = b"STRMIDX1";
 const SNAPSHOT_MAGIC_SEALED: &[u8] = b"STRMIDXE";
 
+/// Segments are allocated this far ahead of their records: an fsync after an append then
+/// mostly flushes data, not the file's size and block allocation, which makes synchronous
+/// publishes faster. Recovery reads eight zero bytes where a record would start as the clean
+/// end of the data.
+const PREALLOC: u64 = 4 * 1024 * 1024;
+const PREALLOC_MIN: u64 = 64 * 1024;
+
 /// A segment is closed and a new one started past this size.
 const SEGMENT_MAX: u64 = 64 * 1024 * 1024;
 
 struct Segment {
     path: PathBuf,
     file: File,
-    /// Bytes on disk (written, maybe not yet synced).
+    /// Bytes of records (written, maybe not yet synced); the end of the data.
     len: u64,
+    /// Bytes of the file: records, then zeros written ahead of them (see [`PREALLOC`]).
+    alloc: u64,
 }
 
 /// What opening a store found and did.
@@ -73,6 +82,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// Allocates `len` bytes of `file` from `offset` (reading as zeros). Where the file system
+/// cannot, the file simply grows with its writes.
+fn allocate(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: fallocate only reads its integer arguments; the descriptor is open for writing.
+    let _ = unsafe { libc::fallocate(file.as_raw_fd(), 0, offset, len) };
 }
 
 fn segment_name(id: u64) -> String {
@@ -141,10 +161,12 @@ impl FileStore {
                         .write(true)
                         .open(path)
                         .map_err(io(path))?;
+                    let alloc = file.metadata().map_err(io(path))?.len();
                     store.segments.push(Segment {
                         path: path.clone(),
                         file,
                         len: *len,
+                        alloc,
                     });
                 } else {
                     store.replay(path.clone(), *len, &mut recovery)?;
@@ -260,7 +282,21 @@ impl FileStore {
         };
         let segment = self.segments.len();
         let mut at = 0usize;
+        let mut clean_end = false;
         while at < data.len() {
+            if data[at..data.len().min(at + 8)].iter().all(|&b| b == 0) {
+                // Zeros where a record would start: the end of the data, if only zeros follow.
+                if data[at..].iter().all(|&b| b == 0) {
+                    clean_end = true;
+                } else {
+                    recovery.damage.push((
+                        path.clone(),
+                        start + at as u64,
+                        "data after the end of the records",
+                    ));
+                }
+                break;
+            }
             match record::decode_with(&data.slice(at..), self.crypto.as_deref()) {
                 Decoded::Record(r, n) => {
                     match r.kind {
@@ -301,15 +337,18 @@ impl FileStore {
             .write(true)
             .open(&path)
             .map_err(io(&path))?;
-        if at < data.len() {
+        let mut alloc = start + data.len() as u64;
+        if at < data.len() && !clean_end {
             recovery.truncated_bytes += (data.len() - at) as u64;
             file.set_len(start + at as u64).map_err(io(&path))?;
             file.sync_all().map_err(io(&path))?;
+            alloc = start + at as u64;
         }
         self.segments.push(Segment {
             path,
             file,
             len: start + at as u64,
+            alloc,
         });
         Ok(())
     }
@@ -324,7 +363,12 @@ impl FileStore {
             .truncate(true)
             .open(&path)
             .map_err(io(&path))?;
-        self.segments.push(Segment { path, file, len: 0 });
+        self.segments.push(Segment {
+            path,
+            file,
+            len: 0,
+            alloc: 0,
+        });
         self.dir_dirty = true;
         Ok(())
     }
@@ -336,9 +380,18 @@ impl FileStore {
         }
         let seg = self
             .segments
-            .last()
+            .last_mut()
             .expect("a store always has an active segment");
         let at = seg.len - self.pending.len() as u64;
+        if seg.len > seg.alloc {
+            // Space ahead of the records is allocated in one step (fallocate: zeros to
+            // readers, no data written); it doubles with the segment, up to PREALLOC, so
+            // small streams stay small.
+            let grow = seg.alloc.clamp(PREALLOC_MIN, PREALLOC);
+            let alloc = (seg.len + grow).div_ceil(PREALLOC_MIN) * PREALLOC_MIN;
+            allocate(&seg.file, seg.alloc, alloc - seg.alloc);
+            seg.alloc = alloc;
+        }
         seg.file
             .write_all_at(&self.pending, at)
             .map_err(io(&seg.path))?;

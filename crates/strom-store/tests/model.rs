@@ -242,13 +242,16 @@ proptest! {
         let seg = std::fs::read_dir(dir.path()).expect("dir").filter_map(Result::ok)
             .map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "seg")).expect("a segment");
         let mut bytes = std::fs::read(&seg).expect("read");
-        let at = cut.index(bytes.len());
+        // Every record here is the same size; the file holds them, then zeros written ahead.
+        let record = strom_store::record::HEADER_LEN + "orders.0".len() + 50;
+        let data = n * record;
+        prop_assert!(bytes[data..].iter().all(|&b| b == 0), "zeros after the records");
+        let at = cut.index(data);
         if flip { bytes[at] ^= 0x10; } else { bytes.truncate(at); }
         std::fs::write(&seg, &bytes).expect("write");
         let (store, recovery) = FileStore::open(dir.path()).expect("opens despite damage");
-        // Every record here is the same size; a cut exactly between records leaves valid
-        // segments behind (only metadata kept elsewhere could tell), anything else is caught.
-        let record = strom_store::record::HEADER_LEN + "orders.0".len() + 50;
+        // A cut exactly between records leaves valid segments behind (only metadata kept
+        // elsewhere could tell), anything else is caught.
         if flip || at % record != 0 {
             prop_assert!(!recovery.damage.is_empty(), "damage at {} reported", at);
         }
@@ -261,6 +264,38 @@ proptest! {
                 prop_assert_eq!((&m.subject[..], &m.payload[..]), (s.as_bytes(), &p[..]));
             }
         }
+    }
+}
+
+/// Zeros written ahead of the records are the clean end of the data; anything but zeros
+/// after that end is reported, and every record before it is still served.
+#[test]
+fn the_zero_tail_ends_the_data() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let (mut store, _) = FileStore::open(dir.path()).expect("open");
+        for _ in 0..10 {
+            store.append(b"a", b"", b"payload", 1).expect("append");
+        }
+        store.sync().expect("sync");
+    }
+    let seg = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg"))
+        .expect("a segment");
+    let (_, recovery) = FileStore::open(dir.path()).expect("reopen");
+    assert!(recovery.damage.is_empty(), "{recovery:?}");
+    let mut bytes = std::fs::read(&seg).expect("read");
+    let len = bytes.len();
+    bytes[len - 100] = 7;
+    std::fs::write(&seg, &bytes).expect("write");
+    let (store, recovery) = FileStore::open(dir.path()).expect("reopen");
+    assert_eq!(recovery.damage.len(), 1, "{recovery:?}");
+    assert_eq!(store.state().msgs, 10);
+    for seq in 1..=10 {
+        assert!(store.get(seq).expect("served").is_some());
     }
 }
 
