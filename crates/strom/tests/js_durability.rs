@@ -233,8 +233,9 @@ async fn damaged_segments_are_detected_and_never_served() {
     let files = segments(&store);
     let seg = files.last().expect("a segment");
     let mut bytes = std::fs::read(seg).expect("read segment");
-    // Flip one bit somewhere in the middle, and cut the tail at a random byte after it.
-    let len = bytes.len() as u64;
+    // Flip one bit somewhere in the middle of the records, and cut the tail at a random byte
+    // after it. (Segments are allocated ahead: the records end where the zeros begin.)
+    let len = bytes.iter().rposition(|&b| b != 0).map_or(0, |p| p + 1) as u64;
     let flip = (len / 4 + rng.below(len / 4)) as usize;
     bytes[flip] ^= 1 << rng.below(8);
     let cut = (len / 2 + rng.below(len / 2)) as usize;
