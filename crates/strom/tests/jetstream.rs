@@ -21,7 +21,7 @@ use async_nats::jetstream::stream::{
 use async_nats::jetstream::{self, Context};
 use bytes::Bytes;
 use common::{ServerProcess, TempDir};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use serde_json::json;
 
 /// A server with JetStream on, storing in its own directory, and a client of it.
@@ -1676,4 +1676,109 @@ async fn account_without_jetstream_is_refused() {
         err.kind(),
         jetstream::context::PublishErrorKind::StreamNotFound
     );
+}
+
+#[tokio::test]
+async fn account_storage_limit_refuses_publishes_that_would_pass_it() {
+    let dir = TempDir::new("js-acct");
+    let server = accounts_server(&dir);
+    let js = connect_as(&server, "a").await;
+    // No max_bytes on the stream: the account's 1 MB of memory is the limit.
+    create(
+        &js,
+        Config {
+            storage: StorageType::Memory,
+            ..config("FILL", &["fill.>"])
+        },
+    )
+    .await;
+    let big = "m".repeat(100_000);
+    let mut stored = 0;
+    let err = loop {
+        match try_publish(&js, "fill.x", payload(&big)).await {
+            Ok(_) => stored += 1,
+            Err(e) => break e,
+        }
+        assert!(stored < 20, "the account limit stops publishes");
+    };
+    assert_eq!(
+        stored, 9,
+        "nine 100 kB messages fit in 1 MB, the tenth does not"
+    );
+    assert_api_error(err, 400, 10002, "resource limits exceeded for account");
+    let a = js.query_account().await.expect("account info");
+    assert!(a.memory > 900_000 && a.memory <= 1_000_000, "{}", a.memory);
+    // Making room lets publishes in again.
+    js.get_stream("FILL")
+        .await
+        .expect("stream")
+        .purge()
+        .await
+        .expect("purged");
+    try_publish(&js, "fill.x", payload(&big))
+        .await
+        .expect("room again");
+}
+
+#[tokio::test]
+async fn stream_actions_and_api_calls_are_advised() {
+    let dir = TempDir::new("js-adv");
+    let (_server, client, js) = start_in(&dir).await;
+    let mut events = client.subscribe("$JS.EVENT.>").await.expect("subscribed");
+    common::sync(&client).await;
+    create(&js, config("ADV", &["adv.>"])).await;
+    js.update_stream(Config {
+        max_messages: 5,
+        ..config("ADV", &["adv.>"])
+    })
+    .await
+    .expect("updated");
+    js.delete_stream("ADV").await.expect("deleted");
+    let mut actions = Vec::new();
+    let mut audited = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    while actions.len() < 3 || audited.len() < 3 {
+        let msg = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("advisories arrive")
+            .expect("subscription open");
+        let body: serde_json::Value = serde_json::from_slice(&msg.payload).expect("JSON");
+        if msg.subject.starts_with("$JS.EVENT.ADVISORY.STREAM.") {
+            assert_eq!(body["type"], "io.nats.jetstream.advisory.v1.stream_action");
+            assert_eq!(body["stream"], "ADV");
+            actions.push((msg.subject.to_string(), body["action"].clone()));
+        } else if msg.subject.as_str() == "$JS.EVENT.ADVISORY.API" {
+            assert_eq!(body["type"], "io.nats.jetstream.advisory.v1.api_audit");
+            let response: serde_json::Value =
+                serde_json::from_str(body["response"].as_str().expect("response text"))
+                    .expect("the response is the API's JSON");
+            audited.push((body["subject"].clone(), response["type"].clone()));
+        }
+    }
+    assert_eq!(
+        actions,
+        vec![
+            (
+                "$JS.EVENT.ADVISORY.STREAM.CREATED.ADV".to_string(),
+                "create".into()
+            ),
+            (
+                "$JS.EVENT.ADVISORY.STREAM.UPDATED.ADV".to_string(),
+                "modify".into()
+            ),
+            (
+                "$JS.EVENT.ADVISORY.STREAM.DELETED.ADV".to_string(),
+                "delete".into()
+            ),
+        ]
+    );
+    let subjects: Vec<_> = audited.iter().map(|(s, _)| s.clone()).collect();
+    assert!(
+        subjects.contains(&"$JS.API.STREAM.CREATE.ADV".into()),
+        "{audited:?}"
+    );
+    assert!(audited.contains(&(
+        "$JS.API.STREAM.DELETE.ADV".into(),
+        "io.nats.jetstream.api.v1.stream_delete_response".into()
+    )));
 }

@@ -45,3 +45,47 @@ pub fn stream_action(js: &JetStream, account: &Account, stream: &str, action: &s
         crate::client::publish_from_server(&server, account, subject.as_bytes(), None, None, &body);
     }
 }
+
+#[derive(Serialize)]
+struct ApiAudit<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    server: &'a str,
+    subject: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    request: &'a str,
+    response: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+}
+
+/// `$JS.EVENT.ADVISORY.API`: an API request and the server's answer, for audit trails.
+/// (The requesting client's details are not included yet.)
+pub fn api_audit(
+    server: &crate::server::Shared,
+    js: &JetStream,
+    account: &Account,
+    subject: &[u8],
+    request: &[u8],
+    response: &[u8],
+) {
+    const SUBJECT: &[u8] = b"$JS.EVENT.ADVISORY.API";
+    if account.sublist.matches(SUBJECT).is_empty() {
+        return;
+    }
+    let adv = ApiAudit {
+        kind: "io.nats.jetstream.advisory.v1.api_audit",
+        id: crate::system::event_id(),
+        timestamp: wire::format_time(chrono::Utc::now()),
+        server: &server.server_name,
+        subject: &String::from_utf8_lossy(subject),
+        request: &String::from_utf8_lossy(request),
+        response: &String::from_utf8_lossy(response),
+        domain: js.domain.as_deref(),
+    };
+    if let Ok(body) = serde_json::to_vec(&adv) {
+        crate::client::publish_from_server(server, account, SUBJECT, None, None, &body);
+    }
+}

@@ -70,6 +70,8 @@ pub enum JsError {
     RestoreFailed(String),
     /// JSStreamNameExistRestoreFailedErr.
     StreamNameExistRestore,
+    /// JSAccountResourcesExceededErr.
+    AccountResourcesExceeded,
     /// JSMaximumStreamsLimitErr.
     MaxStreams,
     /// JSStorageResourcesExceededErr.
@@ -136,6 +138,9 @@ impl JsError {
                 10130,
                 "stream name already in use, cannot restore".into(),
             ),
+            JsError::AccountResourcesExceeded => {
+                (400, 10002, "resource limits exceeded for account".into())
+            }
             JsError::MaxStreams => (400, 10027, "maximum number of streams reached".into()),
             JsError::StorageExceeded => (
                 500,

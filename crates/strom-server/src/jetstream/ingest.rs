@@ -17,7 +17,7 @@ use strom_store::Store;
 
 use super::errors::JsError;
 use super::stream::Stream;
-use super::stream_config::{Discard, StreamConfig};
+use super::stream_config::{Discard, Storage, StreamConfig};
 use super::wire::now_nanos;
 use crate::options::SyncPolicy;
 use crate::server::Shared;
@@ -95,6 +95,8 @@ struct Writer {
     ttls: BTreeSet<(i64, u64)>,
     /// Appends not yet synced (lazy policy only).
     dirty: bool,
+    /// The store's bytes when this batch began, as counted in the account's usage.
+    batch_base: u64,
     last_sync: Instant,
 }
 
@@ -112,6 +114,7 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
         last_msg_id: Bytes::new(),
         ttls: BTreeSet::new(),
         dirty: false,
+        batch_base: 0,
         last_sync: Instant::now(),
     };
     w.rebuild();
@@ -227,6 +230,8 @@ impl Writer {
         // (direct gets, info) are not held up by the disk.
         let job = {
             let mut store = stream.store.lock();
+            self.batch_base = store.state().bytes;
+            stream.account_bytes(self.batch_base);
             for m in batch.drain(..) {
                 let body = self.store_one(&mut **store, &cfg, &m, now);
                 if let Some(to) = m.reply {
@@ -236,6 +241,7 @@ impl Writer {
                 }
             }
             self.expire(&mut **store, &cfg, now);
+            stream.account_bytes(store.state().bytes);
             let sync_now = match self.ctx.sync {
                 SyncPolicy::Always => true,
                 SyncPolicy::Every(d) => self.last_sync.elapsed() >= d,
@@ -383,6 +389,14 @@ impl Writer {
         }
         if cfg.discard == Discard::New {
             self.check_discard_new(store, cfg, &m.subject, hdr, &m.payload)?;
+        }
+        let size = match cfg.storage {
+            Storage::File => strom_store::file_msg_size(&m.subject, hdr, &m.payload),
+            Storage::Memory => strom_store::mem_msg_size(&m.subject, hdr, &m.payload),
+        };
+        let pending = store.state().bytes as i64 - self.batch_base as i64;
+        if self.stream.usage.would_exceed(cfg.storage, pending, size) {
+            return Err(JsError::AccountResourcesExceeded);
         }
         let seq = store
             .append(&m.subject, hdr, &m.payload, now)

@@ -18,6 +18,7 @@ pub mod meta;
 pub mod snapshot;
 pub mod stream;
 pub mod stream_config;
+pub mod usage;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -46,22 +47,15 @@ pub struct JsAccount {
     pub streams: RwLock<BTreeMap<String, Arc<Stream>>>,
     /// `<root>/<account>/streams`.
     pub dir: PathBuf,
+    /// Bytes held, against the account's limits.
+    pub usage: Arc<usage::Usage>,
     api_subs: Mutex<Vec<Arc<Subscription>>>,
 }
 
 impl JsAccount {
     /// Bytes held by this account's memory and file streams.
     pub fn usage(&self) -> (u64, u64) {
-        let mut mem = 0;
-        let mut file = 0;
-        for s in self.streams.read().values() {
-            let b = s.bytes();
-            match s.config.read().storage {
-                stream_config::Storage::Memory => mem += b,
-                stream_config::Storage::File => file += b,
-            }
-        }
-        (mem, file)
+        self.usage.held()
     }
 }
 
@@ -171,6 +165,7 @@ impl JetStream {
             streams: RwLock::new(BTreeMap::new()),
             dir,
             api_subs: Mutex::new(Vec::new()),
+            usage: Arc::new(usage::Usage::new(limits.max_memory, limits.max_file)),
         });
         self.recover(&jsa);
         *jsa.api_subs.lock() = self.subscribe_api(&account);
@@ -219,7 +214,12 @@ impl JetStream {
         dirs.sort();
         for dir in dirs {
             let started = std::time::Instant::now();
-            match Stream::recover(jsa.account.clone(), dir.clone(), self.crypto.clone()) {
+            match Stream::recover(
+                jsa.account.clone(),
+                dir.clone(),
+                self.crypto.clone(),
+                jsa.usage.clone(),
+            ) {
                 Ok((stream, recovery)) => {
                     for (path, at, why) in &recovery.damage {
                         crate::warn!(

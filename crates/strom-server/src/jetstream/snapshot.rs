@@ -413,7 +413,13 @@ fn build(
     let dir = (cfg.storage == Storage::File).then(|| jsa.dir.join(name));
     let first_seq = cfg.first_seq;
     cfg.first_seq = 0;
-    let stream = Stream::create(jsa.account.clone(), cfg, dir, js.crypto.clone())?;
+    let stream = Stream::create(
+        jsa.account.clone(),
+        cfg,
+        dir,
+        js.crypto.clone(),
+        jsa.usage.clone(),
+    )?;
     let mut records = data.slice(at..);
     {
         let mut store = stream.store.lock();
@@ -452,6 +458,7 @@ fn build(
         };
         stream.save_config(&cfg)?;
     }
+    stream.refresh_usage();
     stream.start(js.ingest_context());
     jsa.streams.write().insert(name.to_string(), stream.clone());
     Ok(stream)

@@ -37,6 +37,9 @@ pub struct Stream {
     ctx: Mutex<Option<ingest::Context>>,
     /// Encryption of the stream's files.
     crypto: Option<Arc<strom_store::Crypto>>,
+    /// The account's usage, and the bytes of this stream counted in it.
+    pub usage: Arc<super::usage::Usage>,
+    accounted: std::sync::atomic::AtomicU64,
 }
 
 /// The internal subscription's receiver: hands each captured message to the writer.
@@ -77,6 +80,7 @@ impl Stream {
         config: StreamConfig,
         dir: Option<PathBuf>,
         crypto: Option<Arc<strom_store::Crypto>>,
+        usage: Arc<super::usage::Usage>,
     ) -> Result<Arc<Stream>, JsError> {
         let created = wire::now_nanos();
         let store: Box<dyn Store> = match (&config.storage, &dir) {
@@ -98,7 +102,7 @@ impl Stream {
             }
             _ => Box::new(MemStore::new()),
         };
-        let stream = Stream::assemble(account, config, created, store, dir, crypto);
+        let stream = Stream::assemble(account, config, created, store, dir, crypto, usage);
         if stream.config.read().first_seq > 1 {
             let first = stream.config.read().first_seq as u64;
             let mut store = stream.store.lock();
@@ -116,6 +120,7 @@ impl Stream {
         account: Arc<Account>,
         dir: PathBuf,
         crypto: Option<Arc<strom_store::Crypto>>,
+        usage: Arc<super::usage::Usage>,
     ) -> Result<(Arc<Stream>, strom_store::Recovery), String> {
         let meta = meta::load(&dir, crypto.as_deref())?;
         let (store, recovery) = FileStore::open_with(dir.join(MSGS_DIR), crypto.clone())
@@ -127,7 +132,9 @@ impl Stream {
             Box::new(store),
             Some(dir),
             crypto,
+            usage,
         );
+        stream.refresh_usage();
         Ok((stream, recovery))
     }
 
@@ -138,6 +145,7 @@ impl Stream {
         store: Box<dyn Store>,
         dir: Option<PathBuf>,
         crypto: Option<Arc<strom_store::Crypto>>,
+        usage: Arc<super::usage::Usage>,
     ) -> Arc<Stream> {
         Arc::new(Stream {
             name: config.name.clone(),
@@ -151,6 +159,8 @@ impl Stream {
             writer: Mutex::new(None),
             ctx: Mutex::new(None),
             crypto,
+            usage,
+            accounted: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -223,9 +233,24 @@ impl Stream {
         }
     }
 
+    /// Brings the account's usage up to date with what the store holds now.
+    pub fn refresh_usage(&self) {
+        let bytes = self.store.lock().state().bytes;
+        self.account_bytes(bytes);
+    }
+
+    /// Counts `bytes` (the store's size now) in the account's usage.
+    pub fn account_bytes(&self, bytes: u64) {
+        use std::sync::atomic::Ordering;
+        let old = self.accounted.swap(bytes, Ordering::Relaxed);
+        let storage = self.config.read().storage;
+        self.usage.add(storage, bytes as i64 - old as i64);
+    }
+
     /// Stops the stream and removes its files.
     pub fn delete(&self) -> Result<(), JsError> {
         self.stop();
+        self.account_bytes(0);
         if let Some(dir) = &self.dir {
             std::fs::remove_dir_all(dir).map_err(|e| JsError::StreamDeleteFailed(e.to_string()))?;
             if let Some(parent) = dir.parent() {
@@ -255,11 +280,6 @@ impl Stream {
     pub fn state(&self, subjects_filter: Option<&str>, deleted_details: bool) -> StateJson {
         let store = self.store.lock();
         state_of(&**store, subjects_filter, deleted_details)
-    }
-
-    /// Bytes the stream holds (for account usage).
-    pub fn bytes(&self) -> u64 {
-        self.store.lock().state().bytes
     }
 
     pub fn info(&self, subjects_filter: Option<&str>, deleted_details: bool) -> wire::StreamInfo {

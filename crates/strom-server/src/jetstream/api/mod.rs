@@ -92,6 +92,18 @@ pub fn run(js: Arc<JetStream>, rx: Receiver<Request>) {
         if let Some((body, error)) = answer {
             js.count_api(error);
             crate::client::publish_from_server(&server, &account, &req.reply, None, None, &body);
+            // nats-server audits every request but successful message gets.
+            let get = api_path(&req.subject).is_some_and(|p| p.starts_with(b"STREAM.MSG.GET."));
+            if error || !get {
+                super::advisory::api_audit(
+                    &server,
+                    &js,
+                    &account,
+                    &req.subject,
+                    &req.payload,
+                    &body,
+                );
+            }
         }
     }
 }
@@ -318,7 +330,13 @@ fn create(
     }
     check_placement(js, jsa, &cfg, None)?;
     let dir = (cfg.storage == Storage::File).then(|| jsa.dir.join(name));
-    let stream = Stream::create(jsa.account.clone(), cfg, dir, js.crypto.clone())?;
+    let stream = Stream::create(
+        jsa.account.clone(),
+        cfg,
+        dir,
+        js.crypto.clone(),
+        jsa.usage.clone(),
+    )?;
     stream.start(js.ingest_context());
     jsa.streams.write().insert(name.to_string(), stream.clone());
     super::advisory::stream_action(js, &jsa.account, name, "create");
@@ -355,6 +373,7 @@ fn update(
                 .map_err(|e| JsError::StoreFailed(e.to_string()))?;
         }
     }
+    stream.refresh_usage();
     super::advisory::stream_action(js, &jsa.account, name, "modify");
     let mut info = stream.info(None, false);
     info.cluster = None;
@@ -489,6 +508,9 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
         seqs.len() as u64
     };
     store.sync().map_err(failed)?;
+    let bytes = store.state().bytes;
+    drop(store);
+    stream.account_bytes(bytes);
     Ok(json(&wire::PurgeResponse {
         kind: wire::STREAM_PURGE,
         success: true,
@@ -693,6 +715,9 @@ fn msg_delete(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsErr
     store
         .sync()
         .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
+    let bytes = store.state().bytes;
+    drop(store);
+    stream.account_bytes(bytes);
     Ok(json(&wire::SuccessResponse {
         kind: wire::MSG_DELETE,
         success: true,
