@@ -22,6 +22,7 @@ pub mod sublist;
 pub mod subscription;
 pub mod system;
 pub mod tls;
+pub mod transform;
 
 pub use error::ServerError;
 pub use options::Options;

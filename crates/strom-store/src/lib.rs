@@ -193,6 +193,9 @@ pub trait Store: Send {
     /// Every subject held and how many messages it has.
     fn subjects(&self) -> Vec<(Bytes, u64)>;
 
+    /// The sequence of the newest message on exactly `subject`, from the index.
+    fn last_seq_for(&self, subject: &[u8]) -> Option<u64>;
+
     /// How many messages `subject` has, and the sequence of the oldest.
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>);
 }

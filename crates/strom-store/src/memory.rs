@@ -89,6 +89,10 @@ impl Store for MemStore {
         self.index.first()
     }
 
+    fn last_seq_for(&self, subject: &[u8]) -> Option<u64> {
+        self.index.last_for(subject)
+    }
+
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
         self.index.subject_count(subject)
     }

@@ -1782,3 +1782,70 @@ async fn stream_actions_and_api_calls_are_advised() {
         "io.nats.jetstream.api.v1.stream_delete_response".into()
     )));
 }
+
+#[tokio::test]
+async fn subject_transform_and_republish() {
+    use async_nats::jetstream::stream::{Republish, SubjectTransform};
+    let dir = TempDir::new("js-transform");
+    let (_server, client, js) = start_in(&dir).await;
+    let mut copies = client.subscribe("copy.>").await.expect("subscribed");
+    common::sync(&client).await;
+    let stream = create(
+        &js,
+        Config {
+            subject_transform: Some(SubjectTransform {
+                source: "orders.*.*".into(),
+                destination: "stored.{{wildcard(2)}}.{{wildcard(1)}}".into(),
+            }),
+            republish: Some(Republish {
+                source: "stored.>".into(),
+                destination: "copy.>".into(),
+                headers_only: false,
+            }),
+            ..config("XF", &["orders.>"])
+        },
+    )
+    .await;
+    publish(&js, "orders.eu.new", "one").await;
+    publish(&js, "orders.eu.new", "two").await;
+    let m = stream.get_raw_message(2).await.expect("stored");
+    assert_eq!(m.subject.as_str(), "stored.new.eu");
+    for (seq, body, last) in [(1u64, "one", 0u64), (2, "two", 1)] {
+        let msg = common::next_msg(&mut copies).await;
+        assert_eq!(msg.subject.as_str(), "copy.new.eu");
+        assert_eq!(&msg.payload[..], body.as_bytes());
+        let h = msg.headers.expect("republish headers");
+        assert_eq!(h.get(header::NATS_STREAM).map(|v| v.as_str()), Some("XF"));
+        assert_eq!(
+            h.get(header::NATS_SEQUENCE).map(|v| v.as_str().to_string()),
+            Some(seq.to_string())
+        );
+        assert_eq!(
+            h.get(header::NATS_LAST_SEQUENCE)
+                .map(|v| v.as_str().to_string()),
+            Some(last.to_string())
+        );
+        assert_eq!(
+            h.get(header::NATS_SUBJECT).map(|v| v.as_str()),
+            Some("stored.new.eu")
+        );
+    }
+    // A republish into the stream's own subjects would loop: refused.
+    let err = js
+        .create_stream(Config {
+            republish: Some(Republish {
+                source: ">".into(),
+                destination: "loop.>".into(),
+                headers_only: true,
+            }),
+            ..config("LOOP", &["loop.>"])
+        })
+        .await
+        .expect_err("cycle");
+    assert_api_error(
+        err,
+        500,
+        10052,
+        "stream configuration for republish destination forms a cycle",
+    );
+}

@@ -70,6 +70,10 @@ pub enum JsError {
     RestoreFailed(String),
     /// JSStreamNameExistRestoreFailedErr.
     StreamNameExistRestore,
+    /// JSStreamTransformInvalidSource.
+    TransformInvalidSource(String),
+    /// JSStreamTransformInvalidDestination.
+    TransformInvalidDestination(String),
     /// JSAccountResourcesExceededErr.
     AccountResourcesExceeded,
     /// JSMaximumStreamsLimitErr.
@@ -138,6 +142,12 @@ impl JsError {
                 10130,
                 "stream name already in use, cannot restore".into(),
             ),
+            JsError::TransformInvalidSource(e) => {
+                (400, 10155, format!("stream transform source: {e}"))
+            }
+            JsError::TransformInvalidDestination(e) => {
+                (400, 10156, format!("stream transform: {e}"))
+            }
             JsError::AccountResourcesExceeded => {
                 (400, 10002, "resource limits exceeded for account".into())
             }

@@ -97,6 +97,11 @@ struct Writer {
     dirty: bool,
     /// The store's bytes when this batch began, as counted in the account's usage.
     batch_base: u64,
+    /// The stream's subject transform and republish directive, as of this batch.
+    transform: Option<crate::transform::Transform>,
+    republish: Option<(crate::transform::Transform, bool)>,
+    /// Messages to republish once the batch is durable: subject, headers, payload.
+    outgoing: Vec<(Vec<u8>, Vec<u8>, Bytes)>,
     last_sync: Instant,
 }
 
@@ -115,6 +120,9 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
         ttls: BTreeSet::new(),
         dirty: false,
         batch_base: 0,
+        transform: None,
+        republish: None,
+        outgoing: Vec::new(),
         last_sync: Instant::now(),
     };
     w.rebuild();
@@ -226,6 +234,9 @@ impl Writer {
         let now = now_nanos();
         let cfg = self.stream.config.read().clone();
         let stream = self.stream.clone();
+        // Checked when the configuration was accepted; a bad one here only disables them.
+        self.transform = cfg.transform().ok().flatten();
+        self.republish = cfg.republish().ok().flatten();
         // Appends under the store lock; the fsync runs after it is released, so readers
         // (direct gets, info) are not held up by the disk.
         let job = {
@@ -265,13 +276,19 @@ impl Writer {
                 }
             }
         }
-        if replies.is_empty() {
+        if replies.is_empty() && self.outgoing.is_empty() {
             return;
         }
         let Some(server) = self.ctx.server.upgrade() else {
             return;
         };
         let mut out = crate::client::ServerBatch::new(&server);
+        if failed.is_none() {
+            for (subject, hdr, payload) in self.outgoing.drain(..) {
+                out.publish(&self.stream.account, &subject, None, Some(&hdr), &payload);
+            }
+        }
+        self.outgoing.clear();
         for r in replies {
             let body = match (&failed, r.body) {
                 (Some(e), Ok(_)) => self.ack_json(Err(JsError::StoreFailed(e.clone()))),
@@ -387,20 +404,30 @@ impl Writer {
         if cfg.max_msg_size >= 0 && (hdr.len() + m.payload.len()) as i64 > cfg.max_msg_size {
             return Err(JsError::MessageTooLarge);
         }
+        // The subject the message is stored under (subject_transform); checks above used
+        // the one it was published to, as in nats-server.
+        let transformed = self.transform.as_ref().and_then(|t| t.apply(&m.subject));
+        let subject: &[u8] = transformed.as_deref().unwrap_or(&m.subject);
         if cfg.discard == Discard::New {
-            self.check_discard_new(store, cfg, &m.subject, hdr, &m.payload)?;
+            self.check_discard_new(store, cfg, subject, hdr, &m.payload)?;
         }
         let size = match cfg.storage {
-            Storage::File => strom_store::file_msg_size(&m.subject, hdr, &m.payload),
-            Storage::Memory => strom_store::mem_msg_size(&m.subject, hdr, &m.payload),
+            Storage::File => strom_store::file_msg_size(subject, hdr, &m.payload),
+            Storage::Memory => strom_store::mem_msg_size(subject, hdr, &m.payload),
         };
         let pending = store.state().bytes as i64 - self.batch_base as i64;
         if self.stream.usage.would_exceed(cfg.storage, pending, size) {
             return Err(JsError::AccountResourcesExceeded);
         }
+        let previous = self
+            .republish
+            .as_ref()
+            .and_then(|_| store.last_seq_for(subject))
+            .unwrap_or(0);
         let seq = store
-            .append(&m.subject, hdr, &m.payload, now)
+            .append(subject, hdr, &m.payload, now)
             .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        self.republish_one(subject, hdr, &m.payload, seq, now, previous);
         self.dirty = true;
         // nats-server: the last message id is that of the last message stored, even none.
         match msg_id {
@@ -426,7 +453,7 @@ impl Writer {
                     if s >= seq {
                         return false;
                     }
-                    if subj == &m.subject[..] {
+                    if subj == subject {
                         older.push(s);
                     }
                     true
@@ -438,9 +465,41 @@ impl Writer {
             None => {}
         }
         let limits = limits_of(cfg);
-        strom_store::enforce(store, &limits, now, Some(&m.subject))
+        strom_store::enforce(store, &limits, now, Some(subject))
             .map_err(|e| JsError::StoreFailed(e.to_string()))?;
         Ok((seq, false))
+    }
+
+    /// Queues the republished copy of a stored message (sent once the batch is durable), with
+    /// nats-server's headers.
+    fn republish_one(
+        &mut self,
+        subject: &[u8],
+        hdr: &[u8],
+        payload: &Bytes,
+        seq: u64,
+        ts: i64,
+        previous: u64,
+    ) {
+        let Some((t, headers_only)) = &self.republish else {
+            return;
+        };
+        let Some(to) = t.apply(subject) else {
+            return;
+        };
+        let mut b = headers::Builder::extend(hdr)
+            .add("Nats-Stream", self.stream.name.as_bytes())
+            .add("Nats-Subject", subject)
+            .add("Nats-Sequence", seq.to_string().as_bytes())
+            .add("Nats-Time-Stamp", super::wire::time_json(ts).as_bytes())
+            .add("Nats-Last-Sequence", previous.to_string().as_bytes());
+        let body = if *headers_only {
+            b = b.add("Nats-Msg-Size", payload.len().to_string().as_bytes());
+            Bytes::new()
+        } else {
+            payload.clone()
+        };
+        self.outgoing.push((to, b.finish(), body));
     }
 
     /// With `discard: new`, a full stream refuses new messages instead of dropping old ones.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::errors::JsError;
+use crate::transform::Transform;
 
 /// nats-server's default duplicate window: two minutes, in nanoseconds.
 pub const DEFAULT_DUPLICATE_WINDOW: i64 = 120_000_000_000;
@@ -379,6 +380,8 @@ impl StreamConfig {
                 ));
             }
         }
+        self.transform()?;
+        self.republish()?;
         if self.mirror.is_some() || self.sources.is_some() {
             return Err(invalid(
                 "mirrors and sources are not supported by Strom yet",
@@ -423,6 +426,60 @@ impl StreamConfig {
             }
         }
         Ok(())
+    }
+
+    /// The subject transform applied to messages before they are stored.
+    ///
+    /// # Errors
+    /// nats-server's 10155 or 10156.
+    pub fn transform(&self) -> Result<Option<Transform>, JsError> {
+        let Some(t) = &self.subject_transform else {
+            return Ok(None);
+        };
+        let src = t.get("src").and_then(|v| v.as_str()).unwrap_or("");
+        let dest = t.get("dest").and_then(|v| v.as_str()).unwrap_or("");
+        if !src.is_empty() && !strom_proto::subject::is_valid_subject(src.as_bytes()) {
+            return Err(JsError::TransformInvalidSource(format!(
+                "invalid subject {src}"
+            )));
+        }
+        Transform::new(src, dest)
+            .map(Some)
+            .map_err(JsError::TransformInvalidDestination)
+    }
+
+    /// The republish directive: which stored messages go out again, to which subject, and
+    /// whether with headers only.
+    ///
+    /// # Errors
+    /// nats-server's 10052 texts.
+    pub fn republish(&self) -> Result<Option<(Transform, bool)>, JsError> {
+        let Some(r) = &self.republish else {
+            return Ok(None);
+        };
+        let src = r.get("src").and_then(|v| v.as_str()).unwrap_or(">");
+        let src = if src.is_empty() { ">" } else { src };
+        let dest = r.get("dest").and_then(|v| v.as_str()).unwrap_or("");
+        let headers_only = r
+            .get("headers_only")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        if self
+            .subjects
+            .iter()
+            .any(|s| strom_proto::subject::overlaps(dest.as_bytes(), s.as_bytes()))
+        {
+            return Err(invalid(
+                "stream configuration for republish destination forms a cycle",
+            ));
+        }
+        Transform::new(src, dest)
+            .map(|t| Some((t, headers_only)))
+            .map_err(|_| {
+                JsError::InvalidStreamConfig(format!(
+                    "stream configuration for republish with transform from '{src}' to '{dest}' not valid"
+                ))
+            })
     }
 
     /// Fills nats-server's defaults.
