@@ -1849,3 +1849,87 @@ async fn subject_transform_and_republish() {
         "stream configuration for republish destination forms a cycle",
     );
 }
+
+#[tokio::test]
+async fn domain_prefix_serves_the_api_and_marks_pub_acks() {
+    let dir = TempDir::new("js-domain");
+    let store = dir.0.join("store");
+    let server = ServerProcess::strom_with_config(
+        &format!(
+            "jetstream {{ store_dir: \"{}\", domain: hub }}\n",
+            store.display()
+        ),
+        &[],
+    );
+    let client = async_nats::connect(server.url()).await.expect("connects");
+    let hub = jetstream::with_domain(client.clone(), "hub");
+    create(&hub, config("D", &["d.>"])).await;
+    let ack = publish(&hub, "d.x", "hello").await;
+    assert_eq!(ack.domain, "hub");
+    let a = hub
+        .query_account()
+        .await
+        .expect("account info via $JS.hub.API");
+    assert_eq!(a.streams, 1);
+    assert_eq!(a.domain.as_deref(), Some("hub"));
+    // The plain prefix is served too.
+    let plain = jetstream::new(client);
+    assert_eq!(info(&plain, "D").await.state.messages, 1);
+}
+
+#[tokio::test]
+async fn max_age_leaves_a_subject_delete_marker() {
+    let dir = TempDir::new("js-sdm");
+    let (_server, _client, js) = start_in(&dir).await;
+    let stream = create(
+        &js,
+        Config {
+            max_age: Duration::from_millis(300),
+            duplicate_window: Duration::from_millis(300),
+            allow_message_ttl: true,
+            allow_rollup: true,
+            subject_delete_marker_ttl: Some(Duration::from_secs(1)),
+            ..config("SDM", &["k.>"])
+        },
+    )
+    .await;
+    publish(&js, "k.a", "value").await;
+    // Within a second or so the value is gone and a marker says why.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let marker = loop {
+        let m = stream
+            .get_last_raw_message_by_subject("k.a")
+            .await
+            .expect("the subject has a last message");
+        if m.sequence != 1 {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "the value expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(marker.payload.is_empty());
+    assert_eq!(
+        marker
+            .headers
+            .get(header::NATS_MARKER_REASON)
+            .map(|v| v.as_str()),
+        Some("MaxAge")
+    );
+    assert_eq!(
+        marker
+            .headers
+            .get(header::NATS_MESSAGE_TTL)
+            .map(|v| v.as_str()),
+        Some("1s")
+    );
+    assert!(
+        stream.get_raw_message(1).await.is_err(),
+        "the value is gone"
+    );
+    // The marker itself expires, leaving the subject empty.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while stream.get_last_raw_message_by_subject("k.a").await.is_ok() {
+        assert!(Instant::now() < deadline, "the marker expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

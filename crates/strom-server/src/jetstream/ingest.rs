@@ -530,15 +530,33 @@ impl Writer {
         Ok(())
     }
 
-    /// Removes messages past `max_age` and past their own TTL.
+    /// Removes messages past `max_age` (unless their `Nats-TTL` says never) and past their
+    /// own TTL. With `subject_delete_marker_ttl`, the last message of a subject is replaced
+    /// by a delete marker (`Nats-Marker-Reason: MaxAge`, itself expiring after that TTL), as
+    /// nats-server does, so that watchers learn the subject is gone.
     fn expire(&mut self, store: &mut dyn Store, cfg: &StreamConfig, now: i64) {
+        let mut expired: Vec<strom_store::StoredMsg> = Vec::new();
         if cfg.max_age > 0 {
-            let limits = strom_store::Limits {
-                max_age: Some(cfg.max_age),
-                ..strom_store::Limits::default()
-            };
-            if let Ok(n) = strom_store::enforce(store, &limits, now, None) {
-                self.dirty |= n > 0;
+            let cutoff = now - cfg.max_age;
+            if store.first().is_some_and(|(_, ts)| ts <= cutoff) {
+                let mut seqs = Vec::new();
+                store.scan(0, &mut |seq, _| {
+                    seqs.push(seq);
+                    seqs.len() < MAX_BATCH
+                });
+                for seq in seqs {
+                    let Ok(Some(m)) = store.get(seq) else {
+                        continue;
+                    };
+                    if m.ts > cutoff {
+                        break;
+                    }
+                    let never = cfg.allow_msg_ttl
+                        && headers::get(&m.headers, TTL).map(parse_ttl) == Some(Ok(-1));
+                    if !never {
+                        expired.push(m);
+                    }
+                }
             }
         }
         while let Some(&(at, seq)) = self.ttls.first() {
@@ -546,10 +564,44 @@ impl Writer {
                 break;
             }
             self.ttls.pop_first();
-            if let Ok(true) = store.delete(seq) {
+            if let Ok(Some(m)) = store.get(seq) {
+                expired.push(m);
+            }
+        }
+        let marker_ttl = cfg.subject_delete_marker_ttl / 1_000_000_000;
+        for m in expired {
+            let is_marker = headers::get(&m.headers, MARKER_REASON).is_some();
+            let last = store.subject_count(&m.subject).0 == 1;
+            if marker_ttl > 0 && last && !is_marker {
+                let hdr = headers::Builder::new()
+                    .add("Nats-Marker-Reason", b"MaxAge")
+                    .add("Nats-TTL", go_duration(marker_ttl).as_bytes())
+                    .add("Nats-Rollup", b"sub")
+                    .finish();
+                if let Ok(seq) = store.append(&m.subject, &hdr, &[], now) {
+                    self.ttls.insert((now + marker_ttl * 1_000_000_000, seq));
+                    self.last_msg_id = Bytes::new();
+                }
+            }
+            if let Ok(true) = store.delete(m.seq) {
                 self.dirty = true;
             }
         }
+    }
+}
+
+/// The header naming why the server placed a marker message.
+pub const MARKER_REASON: &[u8] = b"Nats-Marker-Reason";
+
+/// Whole seconds as Go prints a `time.Duration` (`30s`, `5m0s`, `1h0m0s`).
+pub fn go_duration(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
     }
 }
 
@@ -560,7 +612,9 @@ pub fn limits_of(cfg: &StreamConfig) -> strom_store::Limits {
     strom_store::Limits {
         max_msgs: if old { pos(cfg.max_msgs) } else { None },
         max_bytes: if old { pos(cfg.max_bytes) } else { None },
-        max_age: (cfg.max_age > 0).then_some(cfg.max_age),
+        // Age is the writer's to expire (see `Writer::expire`): it knows about markers and
+        // messages that never expire.
+        max_age: None,
         max_msgs_per_subject: if cfg.discard_new_per_subject {
             None
         } else {
@@ -582,5 +636,13 @@ mod tests {
         assert_eq!(parse_ttl(b"500ms"), Err(JsError::TtlInvalid));
         assert_eq!(parse_ttl(b"-3"), Err(JsError::TtlInvalid));
         assert_eq!(parse_ttl(b"soon"), Err(JsError::TtlInvalid));
+        assert_eq!(parse_ttl(b"5m0s"), Ok(300));
+    }
+
+    #[test]
+    fn durations_print_like_go() {
+        assert_eq!(go_duration(1), "1s");
+        assert_eq!(go_duration(300), "5m0s");
+        assert_eq!(go_duration(3661), "1h1m1s");
     }
 }
