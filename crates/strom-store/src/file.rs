@@ -10,6 +10,7 @@
 //! **Invariant:** nothing is acknowledged by the caller before `sync` returns, and `sync`
 //! returns only after data and directory entries are durable.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -61,7 +62,9 @@ pub struct Recovery {
 
 pub struct FileStore {
     dir: PathBuf,
-    segments: Vec<Segment>,
+    /// Segments by file number (replay order); a segment whose messages are all gone is
+    /// removed, so deletes free space.
+    segments: BTreeMap<u64, Segment>,
     index: FileIndex,
     /// The oldest message's sequence and time, read from its record when first needed.
     first_cache: Cell<Option<(u64, i64)>>,
@@ -70,11 +73,13 @@ pub struct FileStore {
     /// A segment was created since the last sync: the directory needs an fsync.
     dir_dirty: bool,
     /// Segments written since the last sync, by index.
-    unsynced: Vec<usize>,
+    unsynced: Vec<u64>,
     /// The number the next segment file gets.
     next_segment: u64,
     /// Encryption at rest, when configured.
     crypto: Option<std::sync::Arc<crate::Crypto>>,
+    /// A segment is closed past this size ([`SEGMENT_MAX`] unless a test sets it).
+    segment_max: u64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -137,7 +142,7 @@ impl FileStore {
             .map_or(1, |id| id + 1);
         let mut store = FileStore {
             dir,
-            segments: Vec::new(),
+            segments: BTreeMap::new(),
             index: FileIndex::default(),
             first_cache: Cell::new(None),
             pending: Vec::new(),
@@ -145,6 +150,7 @@ impl FileStore {
             unsynced: Vec::new(),
             next_segment,
             crypto,
+            segment_max: SEGMENT_MAX,
         };
         store.index.overhead = store.overhead();
         let mut recovery = Recovery::default();
@@ -162,12 +168,16 @@ impl FileStore {
                         .open(path)
                         .map_err(io(path))?;
                     let alloc = file.metadata().map_err(io(path))?.len();
-                    store.segments.push(Segment {
-                        path: path.clone(),
-                        file,
-                        len: *len,
-                        alloc,
-                    });
+                    let id = segment_id(path).unwrap_or(0);
+                    store.segments.insert(
+                        id,
+                        Segment {
+                            path: path.clone(),
+                            file,
+                            len: *len,
+                            alloc,
+                        },
+                    );
                 } else {
                     store.replay(path.clone(), *len, &mut recovery)?;
                 }
@@ -186,12 +196,39 @@ impl FileStore {
         for path in rest {
             store.replay(path.clone(), 0, &mut recovery)?;
         }
+        // Segments left without messages (all deleted before a crash) go now.
+        let empty: Vec<u64> = store
+            .segments
+            .keys()
+            .copied()
+            .filter(|id| store.index.segment_live(*id) == 0)
+            .collect();
+        let last = store.segments.keys().next_back().copied();
+        for id in empty {
+            if Some(id) != last {
+                store.drop_segment(id)?;
+            }
+        }
+        if store.dir_dirty {
+            store.sync()?;
+        }
         recovery.segments = store.segments.len();
         if store.segments.is_empty() {
             store.new_segment()?;
             store.sync()?;
         }
         Ok((store, recovery))
+    }
+
+    /// Closes segments past `bytes` instead of 64 MiB, so that tests see many segments.
+    #[doc(hidden)]
+    pub fn set_segment_max(&mut self, bytes: u64) {
+        self.segment_max = bytes;
+    }
+
+    /// Segment files on disk now.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
     }
 
     /// The index snapshot written at the last clean close, with the segment lengths it
@@ -239,8 +276,7 @@ impl FileStore {
         out.extend_from_slice(SNAPSHOT_MAGIC);
         let start = out.len();
         out.extend_from_slice(&(self.segments.len() as u64).to_le_bytes());
-        for seg in &self.segments {
-            let id = segment_id(&seg.path).unwrap_or(0);
+        for (id, seg) in &self.segments {
             out.extend_from_slice(&id.to_le_bytes());
             out.extend_from_slice(&seg.len.to_le_bytes());
         }
@@ -280,7 +316,7 @@ impl FileStore {
             std::io::Read::read_to_end(&mut f, &mut v).map_err(io(&path))?;
             Bytes::from(v)
         };
-        let segment = self.segments.len();
+        let segment = segment_id(&path).unwrap_or(0);
         let mut at = 0usize;
         let mut clean_end = false;
         while at < data.len() {
@@ -344,17 +380,42 @@ impl FileStore {
             file.sync_all().map_err(io(&path))?;
             alloc = start + at as u64;
         }
-        self.segments.push(Segment {
-            path,
-            file,
-            len: start + at as u64,
-            alloc,
-        });
+        self.segments.insert(
+            segment,
+            Segment {
+                path,
+                file,
+                len: start + at as u64,
+                alloc,
+            },
+        );
+        Ok(())
+    }
+
+    /// The active segment: the newest.
+    fn active(&mut self) -> (u64, &mut Segment) {
+        let (id, seg) = self
+            .segments
+            .iter_mut()
+            .next_back()
+            .expect("a store always has an active segment");
+        (*id, seg)
+    }
+
+    /// Removes a closed segment that holds no message any more: its file is unlinked, and the
+    /// directory synced with the next sync.
+    fn drop_segment(&mut self, id: u64) -> Result<(), StoreError> {
+        if let Some(seg) = self.segments.remove(&id) {
+            fs::remove_file(&seg.path).map_err(io(&seg.path))?;
+            self.unsynced.retain(|u| *u != id);
+            self.dir_dirty = true;
+        }
         Ok(())
     }
 
     fn new_segment(&mut self) -> Result<(), StoreError> {
-        let path = self.dir.join(segment_name(self.next_segment));
+        let id = self.next_segment;
+        let path = self.dir.join(segment_name(id));
         self.next_segment += 1;
         let file = OpenOptions::new()
             .read(true)
@@ -363,12 +424,15 @@ impl FileStore {
             .truncate(true)
             .open(&path)
             .map_err(io(&path))?;
-        self.segments.push(Segment {
-            path,
-            file,
-            len: 0,
-            alloc: 0,
-        });
+        self.segments.insert(
+            id,
+            Segment {
+                path,
+                file,
+                len: 0,
+                alloc: 0,
+            },
+        );
         self.dir_dirty = true;
         Ok(())
     }
@@ -378,11 +442,9 @@ impl FileStore {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let seg = self
-            .segments
-            .last_mut()
-            .expect("a store always has an active segment");
-        let at = seg.len - self.pending.len() as u64;
+        let pending = std::mem::take(&mut self.pending);
+        let (active, seg) = self.active();
+        let at = seg.len - pending.len() as u64;
         if seg.len > seg.alloc {
             // Space ahead of the records is allocated in one step (fallocate: zeros to
             // readers, no data written); it doubles with the segment, up to PREALLOC, so
@@ -392,11 +454,10 @@ impl FileStore {
             allocate(&seg.file, seg.alloc, alloc - seg.alloc);
             seg.alloc = alloc;
         }
-        seg.file
-            .write_all_at(&self.pending, at)
-            .map_err(io(&seg.path))?;
+        let written = seg.file.write_all_at(&pending, at).map_err(io(&seg.path));
+        self.pending = pending;
+        written?;
         self.pending.clear();
-        let active = self.segments.len() - 1;
         if self.unsynced.last() != Some(&active) {
             self.unsynced.push(active);
         }
@@ -420,17 +481,15 @@ impl FileStore {
         if size > record::MAX_RECORD || subject.len() > u16::MAX as usize {
             return Err(StoreError::TooLarge(size));
         }
-        let active = self
-            .segments
-            .last()
-            .expect("a store always has an active segment");
-        if active.len > 0 && active.len + size as u64 > SEGMENT_MAX {
+        let max = self.segment_max;
+        let (_, active) = self.active();
+        if active.len > 0 && active.len + size as u64 > max {
             self.write_pending()?;
             self.new_segment()?;
         }
-        let seg_index = self.segments.len() - 1;
-        let seg = &mut self.segments[seg_index];
+        let (seg_id, seg) = self.active();
         let offset = seg.len;
+        seg.len += size as u64;
         match &self.crypto {
             Some(c) => record::encode_sealed(
                 &mut self.pending,
@@ -444,16 +503,18 @@ impl FileStore {
             ),
             None => record::encode(&mut self.pending, kind, seq, ts, subject, headers, payload),
         }
-        seg.len += size as u64;
         Ok(Loc {
-            segment: seg_index,
+            segment: seg_id,
             offset,
             len: size as u32,
         })
     }
 
     fn read(&self, seq: u64, loc: Loc) -> Result<StoredMsg, StoreError> {
-        let seg = &self.segments[loc.segment];
+        let seg = self.segments.get(&loc.segment).ok_or(StoreError::Damaged {
+            seq,
+            reason: "segment of the record is gone",
+        })?;
         let mut buf = vec![0u8; loc.len as usize];
         // Records still in the write buffer are served from it.
         let on_disk = seg.len - self.pending_in(loc.segment);
@@ -495,8 +556,8 @@ impl FileStore {
     }
 
     /// Bytes of `segment` still in the write buffer.
-    fn pending_in(&self, segment: usize) -> u64 {
-        if segment + 1 == self.segments.len() {
+    fn pending_in(&self, segment: u64) -> u64 {
+        if self.segments.keys().next_back() == Some(&segment) {
             self.pending.len() as u64
         } else {
             0
@@ -528,7 +589,7 @@ impl Store for FileStore {
         let mut job = SyncJob::default();
         for i in std::mem::take(&mut self.unsynced) {
             // Purge replaces the segment list; indexes from before it are gone.
-            if let Some(seg) = self.segments.get(i) {
+            if let Some(seg) = self.segments.get(&i) {
                 let f = seg.file.try_clone().map_err(io(&seg.path))?;
                 job.files.push((f, seg.path.clone()));
             }
@@ -561,8 +622,16 @@ impl Store for FileStore {
         if self.first_cache.get().is_some_and(|(s, _)| s == seq) {
             self.first_cache.set(None);
         }
+        let segment = self.index.get(seq).map(|l| l.segment);
         self.append_record(Kind::Delete, seq, 0, &[], &[], &[])?;
         self.index.remove(seq);
+        // A closed segment without messages frees its space.
+        if let Some(id) = segment {
+            let active = self.segments.keys().next_back().copied();
+            if Some(id) != active && self.index.segment_live(id) == 0 {
+                self.drop_segment(id)?;
+            }
+        }
         Ok(true)
     }
 
@@ -571,7 +640,10 @@ impl Store for FileStore {
         self.first_cache.set(None);
         self.pending.clear();
         let last = self.index.last_seq;
-        let old: Vec<PathBuf> = self.segments.drain(..).map(|s| s.path).collect();
+        let old: Vec<PathBuf> = std::mem::take(&mut self.segments)
+            .into_values()
+            .map(|s| s.path)
+            .collect();
         self.unsynced.clear();
         // The new segment starts with a marker holding the last sequence, so numbering
         // continues after a restart; it is made durable before the old files go.

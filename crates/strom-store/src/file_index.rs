@@ -32,7 +32,7 @@ struct Slot {
 #[derive(Debug)]
 struct Run {
     base: u64,
-    segment: u32,
+    segment: u64,
     slots: Vec<Slot>,
     live: u64,
     /// Every slot before this one is empty: scans from the front start here.
@@ -48,7 +48,8 @@ impl Run {
 /// Where a message's record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loc {
-    pub segment: usize,
+    /// The segment's file number.
+    pub segment: u64,
     pub offset: u64,
     pub len: u32,
 }
@@ -103,12 +104,12 @@ impl FileIndex {
             subject: id,
         };
         let extend = self.runs.back().is_some_and(|r| {
-            r.segment == loc.segment as u32 && seq >= r.end() && seq - r.end() <= MAX_GAP
+            r.segment == loc.segment && seq >= r.end() && seq - r.end() <= MAX_GAP
         });
         if !extend {
             self.runs.push_back(Run {
                 base: seq,
-                segment: loc.segment as u32,
+                segment: loc.segment,
                 slots: Vec::new(),
                 live: 0,
                 head: 0,
@@ -149,7 +150,7 @@ impl FileIndex {
     pub fn get(&self, seq: u64) -> Option<Loc> {
         let (r, slot) = self.slot(seq)?;
         Some(Loc {
-            segment: self.runs[r].segment as usize,
+            segment: self.runs[r].segment,
             offset: slot.offset as u64,
             len: slot.len & !HAS_HEADERS,
         })
@@ -273,6 +274,15 @@ impl FileIndex {
         n
     }
 
+    /// Messages held in segment `id`.
+    pub fn segment_live(&self, id: u64) -> u64 {
+        self.runs
+            .iter()
+            .filter(|r| r.segment == id)
+            .map(|r| r.live)
+            .sum()
+    }
+
     pub fn first_seq(&self) -> Option<u64> {
         let mut first = None;
         self.visit(0, &mut |seq, _| {
@@ -381,7 +391,7 @@ impl FileIndex {
                 out,
                 &[
                     run.base,
-                    run.segment as u64,
+                    run.segment,
                     run.live,
                     run.head as u64,
                     run.slots.len() as u64,
@@ -422,7 +432,7 @@ impl FileIndex {
         let runs = r.count(40)?;
         for _ in 0..runs {
             let base = r.u64()?;
-            let segment = u32::try_from(r.u64()?).ok()?;
+            let segment = r.u64()?;
             let live = r.u64()?;
             let head = usize::try_from(r.u64()?).ok()?;
             let n = r.count(12)?;
@@ -454,7 +464,7 @@ impl FileIndex {
 mod tests {
     use super::*;
 
-    fn loc(segment: usize, offset: u64) -> Loc {
+    fn loc(segment: u64, offset: u64) -> Loc {
         Loc {
             segment,
             offset,

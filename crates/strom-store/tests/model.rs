@@ -199,6 +199,38 @@ proptest! {
         check(&store, &model);
     }
 
+    /// Small segments: many are created, and those whose messages are all gone are removed;
+    /// the store still matches the model, reopened with and without its snapshot.
+    #[test]
+    fn many_small_segments_match_the_model(
+        ops in prop::collection::vec(op(), 1..120),
+        close in any::<bool>(),
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut model = Model::default();
+        {
+            let (mut store, _) = FileStore::open(dir.path()).expect("open");
+            store.set_segment_max(600);
+            for op in &ops {
+                apply(&mut store, &mut model, op);
+            }
+            check(&store, &model);
+            if close {
+                store.close().expect("close");
+            } else {
+                store.sync().expect("sync");
+            }
+        }
+        let (mut store, recovery) = FileStore::open(dir.path()).expect("reopen");
+        prop_assert!(recovery.damage.is_empty(), "{recovery:?}");
+        check(&store, &model);
+        store.set_segment_max(600);
+        for op in &ops {
+            apply(&mut store, &mut model, op);
+        }
+        check(&store, &model);
+    }
+
     /// Appends after a close grow the last segment the snapshot covers: the reopen reads
     /// only those.
     #[test]
@@ -297,6 +329,42 @@ fn the_zero_tail_ends_the_data() {
     for seq in 1..=10 {
         assert!(store.get(seq).expect("served").is_some());
     }
+}
+
+/// Deleting every message of a closed segment removes its file: trimming from the front
+/// (max_msgs, max_age) frees space as it goes.
+#[test]
+fn emptied_segments_are_removed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seg_files = || {
+        std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+            .count()
+    };
+    let (mut store, _) = FileStore::open(dir.path()).expect("open");
+    store.set_segment_max(1000);
+    for i in 0..200u64 {
+        store.append(b"t", b"", &[7; 40], i as i64).expect("append");
+        let limits = strom_store::Limits {
+            max_msgs: Some(10),
+            ..strom_store::Limits::default()
+        };
+        strom_store::enforce(&mut store, &limits, 0, None).expect("enforce");
+    }
+    store.sync().expect("sync");
+    assert!(
+        seg_files() <= 3,
+        "{} segment files for 10 messages",
+        seg_files()
+    );
+    assert_eq!(store.segment_count(), seg_files());
+    drop(store);
+    let (store, recovery) = FileStore::open(dir.path()).expect("reopen");
+    assert!(recovery.damage.is_empty());
+    let st = store.state();
+    assert_eq!((st.msgs, st.first_seq, st.last_seq), (10, 191, 200));
 }
 
 #[test]
