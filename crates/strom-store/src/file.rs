@@ -249,18 +249,14 @@ impl FileStore {
         }
         let mut covered = Vec::with_capacity(n);
         let mut at = 8;
-        for (i, path) in names.iter().take(n).enumerate() {
+        for path in names.iter().take(n) {
             let id = u64::from_le_bytes(body.get(at..at + 8)?.try_into().ok()?);
             let len = u64::from_le_bytes(body.get(at + 8..at + 16)?.try_into().ok()?);
             at += 16;
             let on_disk = fs::metadata(path).ok()?.len();
-            // Closed segments are exactly as recorded; the last may have grown since.
-            let fits = if i + 1 < n {
-                on_disk == len
-            } else {
-                on_disk >= len
-            };
-            if segment_id(path) != Some(id) || !fits {
+            // Every covered segment still holds what it held: files only grow (records
+            // appended to the last one, space allocated ahead of the records).
+            if segment_id(path) != Some(id) || on_disk < len {
                 return None;
             }
             covered.push(len);

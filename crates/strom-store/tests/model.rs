@@ -223,6 +223,7 @@ proptest! {
         }
         let (mut store, recovery) = FileStore::open(dir.path()).expect("reopen");
         prop_assert!(recovery.damage.is_empty(), "{recovery:?}");
+        prop_assert_eq!(recovery.from_snapshot, close, "a clean close is reopened from its snapshot");
         check(&store, &model);
         store.set_segment_max(600);
         for op in &ops {
