@@ -631,6 +631,40 @@ impl Store for FileStore {
         Ok(true)
     }
 
+    fn erase(&mut self, seq: u64) -> Result<bool, StoreError> {
+        let Some(loc) = self.index.get(seq) else {
+            return Ok(false);
+        };
+        // A delete record of exactly the message's length, written over it: replay sees the
+        // sequence deleted, and the message's bytes are gone from the file.
+        let fill = loc.len as usize - record::HEADER_LEN - self.overhead() as usize;
+        let zeros = vec![0u8; fill];
+        let mut over = Vec::with_capacity(loc.len as usize);
+        match &self.crypto {
+            Some(c) => record::encode_sealed(&mut over, c, Kind::Delete, seq, 0, &[], &[], &zeros),
+            None => record::encode(&mut over, Kind::Delete, seq, 0, &[], &[], &zeros),
+        }
+        debug_assert_eq!(over.len(), loc.len as usize);
+        let in_pending = self.pending_in(loc.segment);
+        let seg = self.segments.get(&loc.segment).ok_or(StoreError::Damaged {
+            seq,
+            reason: "segment of the record is gone",
+        })?;
+        let on_disk = seg.len - in_pending;
+        if loc.offset >= on_disk {
+            let start = (loc.offset - on_disk) as usize;
+            self.pending[start..start + over.len()].copy_from_slice(&over);
+        } else {
+            seg.file
+                .write_all_at(&over, loc.offset)
+                .map_err(io(&seg.path))?;
+            if !self.unsynced.contains(&loc.segment) {
+                self.unsynced.insert(0, loc.segment);
+            }
+        }
+        self.delete(seq)
+    }
+
     fn purge(&mut self) -> Result<u64, StoreError> {
         let n = self.index.clear();
         self.first_cache.set(None);

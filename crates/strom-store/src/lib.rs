@@ -156,6 +156,15 @@ pub trait Store: Send {
     /// I/O errors writing the deletion.
     fn delete(&mut self, seq: u64) -> Result<bool, StoreError>;
 
+    /// Removes one message and overwrites its bytes where they are stored, so that the
+    /// payload cannot be read back from the files (JetStream's delete without `no_erase`).
+    ///
+    /// # Errors
+    /// I/O errors writing the deletion.
+    fn erase(&mut self, seq: u64) -> Result<bool, StoreError> {
+        self.delete(seq)
+    }
+
     /// Removes every message; returns how many. Sequences continue after the last one.
     ///
     /// # Errors

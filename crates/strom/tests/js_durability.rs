@@ -283,3 +283,76 @@ async fn damaged_segments_are_detected_and_never_served() {
         .expect("new message served");
     assert_eq!(&msg.payload[..], b"after");
 }
+
+/// `STREAM.MSG.DELETE` erases the message from the files unless `no_erase` is set.
+#[tokio::test]
+async fn deleted_messages_are_erased_from_the_files() {
+    if std::env::var("STROM_TEST_AGAINST_REFERENCE").is_ok_and(|v| v == "1") {
+        return; // Strom's own files.
+    }
+    let dir = TempDir::new("js-erase");
+    let store = dir.0.join("store");
+    let server = start(&store);
+    let client = async_nats::connect(server.url()).await.expect("connects");
+    let js = jetstream::new(client.clone());
+    js.create_stream(jetstream::stream::Config {
+        name: "ER".into(),
+        subjects: vec!["er".into()],
+        ..Default::default()
+    })
+    .await
+    .expect("stream created");
+    for p in ["ERASE-ME", "KEEP-BYTES", "plain"] {
+        js.publish("er", p.into())
+            .await
+            .expect("published")
+            .await
+            .expect("acknowledged");
+    }
+    for body in [r#"{"seq":1}"#, r#"{"seq":2,"no_erase":true}"#] {
+        let reply = client
+            .request("$JS.API.STREAM.MSG.DELETE.ER", body.into())
+            .await
+            .expect("answered");
+        assert!(
+            std::str::from_utf8(&reply.payload)
+                .expect("text")
+                .contains("\"success\":true"),
+            "{:?}",
+            reply.payload
+        );
+    }
+    let on_disk = |needle: &str| {
+        segments_of(&store, "ER").iter().any(|p| {
+            std::fs::read(p)
+                .expect("read")
+                .windows(needle.len())
+                .any(|w| w == needle.as_bytes())
+        })
+    };
+    assert!(
+        !on_disk("ERASE-ME"),
+        "an erased message is gone from the files"
+    );
+    assert!(
+        on_disk("KEEP-BYTES"),
+        "no_erase leaves the bytes until the segment goes"
+    );
+    let stream = js.get_stream("ER").await.expect("stream");
+    assert!(stream.get_raw_message(1).await.is_err());
+    assert!(stream.get_raw_message(2).await.is_err());
+    assert_eq!(
+        &stream.get_raw_message(3).await.expect("kept").payload[..],
+        b"plain"
+    );
+}
+
+fn segments_of(store: &Path, stream: &str) -> Vec<PathBuf> {
+    let dir = store.join(format!("jetstream/$G/streams/{stream}/msgs"));
+    std::fs::read_dir(&dir)
+        .expect("segment directory")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+        .collect()
+}

@@ -681,7 +681,6 @@ struct DeleteRequest {
     #[serde(default, deserialize_with = "null_as_default")]
     seq: u64,
     #[serde(default, deserialize_with = "null_as_default")]
-    #[allow(dead_code)]
     no_erase: bool,
 }
 
@@ -706,9 +705,12 @@ fn msg_delete(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsErr
     if req.seq > store.state().last_seq {
         return Err(JsError::MsgDeleteFailed("stream store EOF".into()));
     }
-    let held = store
-        .delete(req.seq)
-        .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
+    let held = if req.no_erase {
+        store.delete(req.seq)
+    } else {
+        store.erase(req.seq)
+    }
+    .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
     if !held {
         return Err(JsError::SequenceNotFound(req.seq));
     }
