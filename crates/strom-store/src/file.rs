@@ -23,6 +23,9 @@ use crate::file_index::{FileIndex, Loc};
 use crate::record::{self, Decoded, Kind};
 use crate::{Store, StoreError, StoredMsg, StreamState, SyncJob};
 
+/// Payloads shorter than this are stored as they are even when compression is on.
+const COMPRESS_MIN: usize = 64;
+
 /// The index snapshot written at a clean close.
 const SNAPSHOT: &str = "index.snap";
 const SNAPSHOT_MAGIC: &[u8] = b"STRMIDX1";
@@ -80,6 +83,8 @@ pub struct FileStore {
     crypto: Option<std::sync::Arc<crate::Crypto>>,
     /// A segment is closed past this size ([`SEGMENT_MAX`] unless a test sets it).
     segment_max: u64,
+    /// Compress payloads of new messages where that shrinks them.
+    compress: bool,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -151,6 +156,7 @@ impl FileStore {
             next_segment,
             crypto,
             segment_max: SEGMENT_MAX,
+            compress: false,
         };
         store.index.overhead = store.overhead();
         let mut recovery = Recovery::default();
@@ -332,7 +338,7 @@ impl FileStore {
             match record::decode_with(&data.slice(at..), self.crypto.as_deref()) {
                 Decoded::Record(r, n) => {
                     match r.kind {
-                        Kind::Message => self.index.insert(
+                        Kind::Message | Kind::Compressed => self.index.insert(
                             r.seq,
                             Loc {
                                 segment,
@@ -530,6 +536,21 @@ impl FileStore {
                 headers: r.headers,
                 payload: r.payload,
             }),
+            Decoded::Record(r, _) if r.seq == seq && r.kind == Kind::Compressed => {
+                let payload = lz4_flex::decompress_size_prepended(&r.payload).map_err(|_| {
+                    StoreError::Damaged {
+                        seq,
+                        reason: "compressed payload does not decompress",
+                    }
+                })?;
+                Ok(StoredMsg {
+                    seq,
+                    ts: r.ts,
+                    subject: r.subject,
+                    headers: r.headers,
+                    payload: Bytes::from(payload),
+                })
+            }
             Decoded::Record(..) => Err(StoreError::Damaged {
                 seq,
                 reason: "record holds another message",
@@ -570,7 +591,13 @@ impl Store for FileStore {
         ts: i64,
     ) -> Result<u64, StoreError> {
         let seq = self.index.last_seq + 1;
-        let loc = self.append_record(Kind::Message, seq, ts, subject, headers, payload)?;
+        let compressed = (self.compress && payload.len() >= COMPRESS_MIN)
+            .then(|| lz4_flex::compress_prepend_size(payload))
+            .filter(|c| c.len() < payload.len());
+        let loc = match &compressed {
+            Some(c) => self.append_record(Kind::Compressed, seq, ts, subject, headers, c)?,
+            None => self.append_record(Kind::Message, seq, ts, subject, headers, payload)?,
+        };
         self.index.insert(seq, loc, !headers.is_empty(), subject);
         Ok(seq)
     }
@@ -629,6 +656,10 @@ impl Store for FileStore {
             }
         }
         Ok(true)
+    }
+
+    fn set_compression(&mut self, on: bool) {
+        self.compress = on;
     }
 
     fn erase(&mut self, seq: u64) -> Result<bool, StoreError> {

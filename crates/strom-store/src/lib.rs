@@ -156,6 +156,11 @@ pub trait Store: Send {
     /// I/O errors writing the deletion.
     fn delete(&mut self, seq: u64) -> Result<bool, StoreError>;
 
+    /// Compresses the payloads of messages appended from now on, where that makes them
+    /// smaller (JetStream's `compression: s2`; the codec is the store's choice). Memory
+    /// stores ignore it.
+    fn set_compression(&mut self, _on: bool) {}
+
     /// Removes one message and overwrites its bytes where they are stored, so that the
     /// payload cannot be read back from the files (JetStream's delete without `no_erase`).
     ///

@@ -5,7 +5,7 @@
 //! ```text
 //! u32 len        bytes after this field (kind .. payload)
 //! u32 crc32      CRC-32 (IEEE) of the bytes after this field
-//! u8  kind       1 = message, 2 = delete marker
+//! u8  kind       1 = message, 2 = delete marker, 3 = message with an LZ4-compressed payload
 //! u64 seq
 //! i64 ts         nanoseconds since the Unix epoch
 //! u16 subj_len   u32 hdr_len   u32 payload_len
@@ -27,6 +27,9 @@ pub const MAX_RECORD: usize = 64 * 1024 * 1024;
 pub enum Kind {
     Message = 1,
     Delete = 2,
+    /// A message whose payload is LZ4-compressed (block format, size prepended): streams
+    /// with `compression: s2` store payloads that shrink this way.
+    Compressed = 3,
 }
 
 /// A decoded record; slices share the buffer they came from.
@@ -165,6 +168,7 @@ pub fn decode(buf: &Bytes) -> Decoded {
     let kind = match buf[8] {
         1 => Kind::Message,
         2 => Kind::Delete,
+        3 => Kind::Compressed,
         _ => return Decoded::Corrupt("unknown record kind"),
     };
     let seq = u64::from_le_bytes(buf[9..17].try_into().expect("8 bytes by the bounds above"));

@@ -356,3 +356,49 @@ fn segments_of(store: &Path, stream: &str) -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "seg"))
         .collect()
 }
+
+/// `compression: s2` stores compressible payloads in less room and serves them unchanged.
+#[tokio::test]
+async fn compressed_streams_store_less_and_serve_the_same() {
+    if std::env::var("STROM_TEST_AGAINST_REFERENCE").is_ok_and(|v| v == "1") {
+        return; // Strom's own files.
+    }
+    let dir = TempDir::new("js-compress");
+    let store = dir.0.join("store");
+    let server = start(&store);
+    let js = jetstream::new(async_nats::connect(server.url()).await.expect("connects"));
+    let stream = js
+        .create_stream(jetstream::stream::Config {
+            name: "CZ".into(),
+            subjects: vec!["cz".into()],
+            compression: Some(jetstream::stream::Compression::S2),
+            ..Default::default()
+        })
+        .await
+        .expect("stream created");
+    let body = "compressible text, ".repeat(3000);
+    for _ in 0..10 {
+        js.publish("cz", body.clone().into())
+            .await
+            .expect("published")
+            .await
+            .expect("acknowledged");
+    }
+    let used: usize = segments_of(&store, "CZ")
+        .iter()
+        .map(|p| {
+            let b = std::fs::read(p).expect("read");
+            b.iter().rposition(|&x| x != 0).map_or(0, |i| i + 1)
+        })
+        .sum();
+    assert!(
+        used < body.len(),
+        "{used} bytes for ten {}-byte messages",
+        body.len()
+    );
+    for seq in 1..=10 {
+        let m = stream.get_raw_message(seq).await.expect("served");
+        assert_eq!(m.payload.len(), body.len());
+        assert_eq!(&m.payload[..], body.as_bytes());
+    }
+}

@@ -438,6 +438,12 @@ fn build(
                         }
                         // The last sequence of the stream, so that numbering continues.
                         Kind::Delete => store.skip_to(r.seq + 1).map_err(failed)?,
+                        // Archives hold plain messages only.
+                        Kind::Compressed => {
+                            drop(store);
+                            let _ = stream.delete();
+                            return Err(bad("snapshot holds an unexpected record"));
+                        }
                     }
                     records = records.slice(n..);
                 }

@@ -147,6 +147,8 @@ impl Stream {
         crypto: Option<Arc<strom_store::Crypto>>,
         usage: Arc<super::usage::Usage>,
     ) -> Arc<Stream> {
+        let mut store = store;
+        store.set_compression(config.compression == super::stream_config::Compression::S2);
         Arc::new(Stream {
             name: config.name.clone(),
             config: RwLock::new(config),

@@ -358,7 +358,9 @@ fn update(
     stream.save_config(&cfg)?;
     let resubscribe = cfg.subjects != old.subjects || cfg.allow_direct != old.allow_direct;
     let limits = super::ingest::limits_of(&cfg);
+    let compress = cfg.compression == super::stream_config::Compression::S2;
     *stream.config.write() = cfg;
+    stream.store.lock().set_compression(compress);
     if resubscribe {
         stream.subscribe();
     }
