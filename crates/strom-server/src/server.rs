@@ -83,6 +83,11 @@ impl Shared {
         self.client_gone.notify_waiters();
     }
 
+    /// The connected client with this id.
+    pub fn client_by_id(&self, id: u64) -> Option<Arc<ClientHandle>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
     /// Number of client connections.
     pub fn num_clients(&self) -> usize {
         self.clients.lock().len()

@@ -13,8 +13,10 @@ use crate::permissions::Permissions;
 /// it matches straight from the publisher, and must not block. Returns whether it took the
 /// message (a receiver that declines counts as nobody, for no-responders).
 pub trait Internal: Send + Sync {
+    /// `from` is the publishing client's id (0 for the server itself).
     fn deliver(
         &self,
+        from: u64,
         subject: &[u8],
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,

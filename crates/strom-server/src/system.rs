@@ -51,7 +51,7 @@ struct ServerBlock<'a> {
 }
 
 /// A client in connect and disconnect advisories.
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Debug)]
 pub struct ClientBlock {
     pub start: String,
     pub host: String,

@@ -1752,6 +1752,11 @@ async fn stream_actions_and_api_calls_are_advised() {
             let response: serde_json::Value =
                 serde_json::from_str(body["response"].as_str().expect("response text"))
                     .expect("the response is the API's JSON");
+            assert_eq!(
+                body["client"]["acc"], "$G",
+                "the audit names the client: {body}"
+            );
+            assert!(body["client"]["id"].as_u64().is_some(), "{body}");
             audited.push((body["subject"].clone(), response["type"].clone()));
         }
     }

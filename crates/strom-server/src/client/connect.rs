@@ -164,6 +164,8 @@ impl Conn {
         let ok = self.apply_connect(opts);
         if ok {
             crate::system::client_connected(&self.server, &advisory);
+            self.handle
+                .set_description(std::sync::Arc::new(advisory.clone()));
             self.advisory = Some(advisory);
         }
         ok

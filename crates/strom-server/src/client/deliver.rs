@@ -42,6 +42,8 @@ pub(crate) struct Msg<'a> {
     pub reply: Option<&'a [u8]>,
     pub headers: Option<&'a [u8]>,
     pub payload: &'a [u8],
+    /// The publishing client's id; 0 for the server itself.
+    pub from: u64,
 }
 
 impl Conn {
@@ -87,6 +89,7 @@ impl Conn {
             reply: hop.reply.as_deref(),
             headers: msg.headers,
             payload: msg.payload,
+            from: msg.from,
         };
         self.deliver_to_all(&result, &crossed)
     }
@@ -237,6 +240,7 @@ impl<'a> ServerBatch<'a> {
             reply,
             headers,
             payload,
+            from: 0,
         };
         let rng = &mut self.rng;
         let mut pick = |n: usize| rand::Rng::gen_range(rng, 0..n);
@@ -252,6 +256,7 @@ impl<'a> ServerBatch<'a> {
                     reply: hop.reply.as_deref(),
                     headers,
                     payload,
+                    from: 0,
                 };
                 delivered |= deliver_all(
                     self.server,
@@ -299,7 +304,7 @@ pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> 
             if sub.claim() == Claim::Skip {
                 return Offered::Refused;
             }
-            return if sink.deliver(msg.subject, msg.reply, msg.headers, msg.payload) {
+            return if sink.deliver(msg.from, msg.subject, msg.reply, msg.headers, msg.payload) {
                 Offered::Queued { wake: false }
             } else {
                 Offered::Refused

@@ -56,6 +56,8 @@ pub struct ClientHandle {
     in_bytes: AtomicU64,
     /// Tells the reader to stop (the writer closed the connection).
     pub(super) stop_reader: Notify,
+    /// The client as advisories describe it, once connected.
+    described: Mutex<Option<Arc<crate::system::ClientBlock>>>,
 }
 
 impl ClientHandle {
@@ -85,6 +87,7 @@ impl ClientHandle {
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
             stop_reader: Notify::new(),
+            described: Mutex::new(None),
         }
     }
 
@@ -163,6 +166,16 @@ impl ClientHandle {
     }
 
     /// The name of the account this client is bound to.
+    /// Records how advisories describe this client.
+    pub(crate) fn set_description(&self, block: Arc<crate::system::ClientBlock>) {
+        *self.described.lock() = Some(block);
+    }
+
+    /// How advisories describe this client, once it has connected.
+    pub fn description(&self) -> Option<Arc<crate::system::ClientBlock>> {
+        self.described.lock().clone()
+    }
+
     pub fn account_name(&self) -> String {
         self.account.lock().clone()
     }

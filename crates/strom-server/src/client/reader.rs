@@ -420,6 +420,7 @@ impl Conn {
             reply,
             headers,
             payload,
+            from: self.handle.id,
         });
         if !delivered && !answered && self.opts.no_responders && self.opts.headers {
             if let Some(reply) = reply {

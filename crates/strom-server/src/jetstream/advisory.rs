@@ -53,6 +53,8 @@ struct ApiAudit<'a> {
     id: String,
     timestamp: String,
     server: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client: Option<&'a crate::system::ClientBlock>,
     subject: &'a str,
     #[serde(skip_serializing_if = "str::is_empty")]
     request: &'a str,
@@ -62,11 +64,11 @@ struct ApiAudit<'a> {
 }
 
 /// `$JS.EVENT.ADVISORY.API`: an API request and the server's answer, for audit trails.
-/// (The requesting client's details are not included yet.)
 pub fn api_audit(
     server: &crate::server::Shared,
     js: &JetStream,
     account: &Account,
+    from: u64,
     subject: &[u8],
     request: &[u8],
     response: &[u8],
@@ -75,11 +77,13 @@ pub fn api_audit(
     if account.sublist.matches(SUBJECT).is_empty() {
         return;
     }
+    let client = server.client_by_id(from).and_then(|c| c.description());
     let adv = ApiAudit {
         kind: "io.nats.jetstream.advisory.v1.api_audit",
         id: crate::system::event_id(),
         timestamp: wire::format_time(chrono::Utc::now()),
         server: &server.server_name,
+        client: client.as_deref(),
         subject: &String::from_utf8_lossy(subject),
         request: &String::from_utf8_lossy(request),
         response: &String::from_utf8_lossy(response),

@@ -58,6 +58,7 @@ struct Forward {
 impl Internal for Forward {
     fn deliver(
         &self,
+        _from: u64,
         _subject: &[u8],
         reply: Option<&[u8]>,
         _headers: Option<&[u8]>,

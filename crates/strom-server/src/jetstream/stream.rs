@@ -50,6 +50,7 @@ struct Capture {
 impl Internal for Capture {
     fn deliver(
         &self,
+        _from: u64,
         subject: &[u8],
         reply: Option<&[u8]>,
         headers: Option<&[u8]>,

@@ -33,6 +33,7 @@ fn status(code: u16, text: &str) -> Reply {
 impl crate::subscription::Internal for Direct {
     fn deliver(
         &self,
+        _from: u64,
         subject: &[u8],
         reply: Option<&[u8]>,
         _headers: Option<&[u8]>,

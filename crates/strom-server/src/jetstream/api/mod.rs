@@ -25,6 +25,8 @@ const SUBJECTS_LIMIT: usize = 100_000;
 /// One API request, queued for the worker.
 pub struct Request {
     pub account: String,
+    /// The requesting client's id.
+    pub from: u64,
     pub subject: Bytes,
     pub reply: Bytes,
     pub payload: Bytes,
@@ -39,6 +41,7 @@ pub struct Sink {
 impl crate::subscription::Internal for Sink {
     fn deliver(
         &self,
+        from: u64,
         subject: &[u8],
         reply: Option<&[u8]>,
         _headers: Option<&[u8]>,
@@ -54,6 +57,7 @@ impl crate::subscription::Internal for Sink {
         };
         let _ = tx.send(Request {
             account: self.account.clone(),
+            from,
             subject: Bytes::copy_from_slice(subject),
             reply: Bytes::copy_from_slice(reply),
             payload: Bytes::copy_from_slice(payload),
@@ -99,6 +103,7 @@ pub fn run(js: Arc<JetStream>, rx: Receiver<Request>) {
                     &server,
                     &js,
                     &account,
+                    req.from,
                     &req.subject,
                     &req.payload,
                     &body,
