@@ -10,10 +10,7 @@ use std::path::{Path, PathBuf};
 
 use strom_conf::{parse_file_with_env, ConfError, ServerConfig};
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/fixtures/seed-configs"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/seed-configs");
 
 enum Verdict {
     Valid,

@@ -8,8 +8,7 @@ use std::path::PathBuf;
 use common::{config_check, reference_or_skip, strom_bin, TempDir};
 
 fn fixtures() -> Vec<PathBuf> {
-    let dir =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/seed-configs");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed-configs");
     let Ok(entries) = std::fs::read_dir(&dir) else {
         eprintln!("no fixtures at {}", dir.display());
         return Vec::new();

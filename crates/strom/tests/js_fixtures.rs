@@ -1,4 +1,4 @@
-//! The streams real deployments create (../shared/fixtures/seed-assets/assets.json), created on
+//! The streams real deployments create (fixtures/seed-assets/assets.json, a copy of ../shared/fixtures), created on
 //! strom and on the reference nats-server with the same requests: the create responses and
 //! the stream infos must say the same thing, apart from times.
 
@@ -10,8 +10,8 @@ use common::{reference_or_skip, ServerProcess, TempDir};
 use serde_json::Value;
 
 fn assets() -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/seed-assets/assets.json");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/seed-assets/assets.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_str(&text).expect("assets.json is JSON")
 }
