@@ -75,8 +75,11 @@ pub struct FileStore {
     pending: Vec<u8>,
     /// A segment was created since the last sync: the directory needs an fsync.
     dir_dirty: bool,
-    /// Segments written since the last sync, by index.
+    /// Segments written since the last sync, by number.
     unsynced: Vec<u64>,
+    /// Segment files to remove with the next sync, after the records that make them unneeded
+    /// are durable.
+    doomed: Vec<PathBuf>,
     /// The number the next segment file gets.
     next_segment: u64,
     /// Encryption at rest, when configured.
@@ -153,6 +156,7 @@ impl FileStore {
             pending: Vec::new(),
             dir_dirty: false,
             unsynced: Vec::new(),
+            doomed: Vec::new(),
             next_segment,
             crypto,
             segment_max: SEGMENT_MAX,
@@ -202,20 +206,10 @@ impl FileStore {
         for path in rest {
             store.replay(path.clone(), 0, &mut recovery)?;
         }
-        // Segments left without messages (all deleted before a crash) go now.
-        let empty: Vec<u64> = store
-            .segments
-            .keys()
-            .copied()
-            .filter(|id| store.index.segment_live(*id) == 0)
-            .collect();
-        let last = store.segments.keys().next_back().copied();
-        for id in empty {
-            if Some(id) != last {
-                store.drop_segment(id)?;
-            }
-        }
-        if store.dir_dirty {
+        // Segments at the front left without messages (deleted, or purged before a crash
+        // that kept their files) go now.
+        store.drop_empty_front()?;
+        if store.dir_dirty || !store.doomed.is_empty() {
             store.sync()?;
         }
         recovery.segments = store.segments.len();
@@ -352,6 +346,13 @@ impl FileStore {
                             self.index.remove(r.seq);
                             self.index.last_seq = self.index.last_seq.max(r.seq);
                         }
+                        Kind::Purge => {
+                            self.index.clear();
+                            self.index.last_seq = self.index.last_seq.max(r.seq);
+                        }
+                        Kind::LastSeq => {
+                            self.index.last_seq = self.index.last_seq.max(r.seq);
+                        }
                     }
                     recovery.records += 1;
                     at += n;
@@ -408,11 +409,36 @@ impl FileStore {
     /// directory synced with the next sync.
     fn drop_segment(&mut self, id: u64) -> Result<(), StoreError> {
         if let Some(seg) = self.segments.remove(&id) {
-            fs::remove_file(&seg.path).map_err(io(&seg.path))?;
+            self.doomed.push(seg.path);
             self.unsynced.retain(|u| *u != id);
             self.dir_dirty = true;
         }
         Ok(())
+    }
+
+    /// Drops the oldest segments while they hold no message (never the active one). Only
+    /// from the front: a segment's delete records concern messages of its own or older
+    /// segments, so nothing still held depends on a dropped one. A marker of the last
+    /// sequence goes to the active segment first, in case a dropped one held it.
+    fn drop_empty_front(&mut self) -> Result<(), StoreError> {
+        let mut marked = false;
+        loop {
+            let (Some(first), Some(active)) = (
+                self.segments.keys().next().copied(),
+                self.segments.keys().next_back().copied(),
+            ) else {
+                return Ok(());
+            };
+            if first == active || self.index.segment_live(first) > 0 {
+                return Ok(());
+            }
+            if !marked {
+                let last = self.index.last_seq;
+                self.append_record(Kind::LastSeq, last, 0, &[], &[], &[])?;
+                marked = true;
+            }
+            self.drop_segment(first)?;
+        }
     }
 
     fn new_segment(&mut self) -> Result<(), StoreError> {
@@ -617,7 +643,8 @@ impl Store for FileStore {
                 job.files.push((f, seg.path.clone()));
             }
         }
-        if self.dir_dirty {
+        job.unlink = std::mem::take(&mut self.doomed);
+        if self.dir_dirty || !job.unlink.is_empty() {
             job.dirs.push(self.dir.clone());
             self.dir_dirty = false;
         }
@@ -648,12 +675,9 @@ impl Store for FileStore {
         let segment = self.index.get(seq).map(|l| l.segment);
         self.append_record(Kind::Delete, seq, 0, &[], &[], &[])?;
         self.index.remove(seq);
-        // A closed segment without messages frees its space.
-        if let Some(id) = segment {
-            let active = self.segments.keys().next_back().copied();
-            if Some(id) != active && self.index.segment_live(id) == 0 {
-                self.drop_segment(id)?;
-            }
+        // Closed segments at the front without messages free their space.
+        if segment.is_some_and(|id| Some(&id) == self.segments.keys().next()) {
+            self.drop_empty_front()?;
         }
         Ok(true)
     }
@@ -699,23 +723,18 @@ impl Store for FileStore {
     fn purge(&mut self) -> Result<u64, StoreError> {
         let n = self.index.clear();
         self.first_cache.set(None);
-        self.pending.clear();
+        // A new segment starting with a purge marker, made durable before the old files go:
+        // after a crash at any point, replay ends with everything up to the marker gone, and
+        // sequences continue after it.
+        self.write_pending()?;
         let last = self.index.last_seq;
-        let old: Vec<PathBuf> = std::mem::take(&mut self.segments)
-            .into_values()
-            .map(|s| s.path)
-            .collect();
-        self.unsynced.clear();
-        // The new segment starts with a marker holding the last sequence, so numbering
-        // continues after a restart; it is made durable before the old files go.
+        let old: Vec<u64> = self.segments.keys().copied().collect();
         self.new_segment()?;
-        self.append_record(Kind::Delete, last, 0, &[], &[], &[])?;
-        self.sync()?;
-        for path in old {
-            fs::remove_file(&path).map_err(io(&path))?;
+        self.append_record(Kind::Purge, last, 0, &[], &[], &[])?;
+        for id in old {
+            self.drop_segment(id)?;
         }
-        let dir = File::open(&self.dir).map_err(io(&self.dir))?;
-        dir.sync_all().map_err(io(&self.dir))?;
+        self.sync()?;
         Ok(n)
     }
 

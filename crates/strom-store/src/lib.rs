@@ -65,6 +65,9 @@ pub enum StoreError {
 #[derive(Debug, Default)]
 pub struct SyncJob {
     files: Vec<(std::fs::File, std::path::PathBuf)>,
+    /// Files to remove once the data is durable (segments without messages): removed only
+    /// after the records that make them unneeded are on disk.
+    unlink: Vec<std::path::PathBuf>,
     dirs: Vec<std::path::PathBuf>,
 }
 
@@ -80,6 +83,18 @@ impl SyncJob {
                 source,
             })?;
         }
+        for path in &self.unlink {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        path: path.display().to_string(),
+                        source,
+                    })
+                }
+            }
+        }
         for d in &self.dirs {
             std::fs::File::open(d)
                 .and_then(|f| f.sync_all())
@@ -93,7 +108,7 @@ impl SyncJob {
 
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.dirs.is_empty()
+        self.files.is_empty() && self.dirs.is_empty() && self.unlink.is_empty()
     }
 }
 

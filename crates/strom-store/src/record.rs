@@ -5,7 +5,8 @@
 //! ```text
 //! u32 len        bytes after this field (kind .. payload)
 //! u32 crc32      CRC-32 (IEEE) of the bytes after this field
-//! u8  kind       1 = message, 2 = delete marker, 3 = message with an LZ4-compressed payload
+//! u8  kind       1 = message, 2 = delete marker, 3 = message with an LZ4-compressed payload,
+//!                4 = purge marker (everything up to seq is gone), 5 = last-sequence marker
 //! u64 seq
 //! i64 ts         nanoseconds since the Unix epoch
 //! u16 subj_len   u32 hdr_len   u32 payload_len
@@ -30,6 +31,11 @@ pub enum Kind {
     /// A message whose payload is LZ4-compressed (block format, size prepended): streams
     /// with `compression: s2` store payloads that shrink this way.
     Compressed = 3,
+    /// Every message up to and including `seq` is gone (a purge): replay forgets what the
+    /// segments before it held, even if their files are still there after a crash.
+    Purge = 4,
+    /// The stream's last sequence is at least `seq` (kept when a segment that held it goes).
+    LastSeq = 5,
 }
 
 /// A decoded record; slices share the buffer they came from.
@@ -169,6 +175,8 @@ pub fn decode(buf: &Bytes) -> Decoded {
         1 => Kind::Message,
         2 => Kind::Delete,
         3 => Kind::Compressed,
+        4 => Kind::Purge,
+        5 => Kind::LastSeq,
         _ => return Decoded::Corrupt("unknown record kind"),
     };
     let seq = u64::from_le_bytes(buf[9..17].try_into().expect("8 bytes by the bounds above"));

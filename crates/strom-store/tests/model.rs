@@ -478,6 +478,49 @@ fn compressed_payloads_read_back_the_same() {
     }
 }
 
+/// A crash after a purge's marker is durable but before the old files are gone (their
+/// unlink lost): the old messages do not come back, and numbering continues.
+#[test]
+fn purged_messages_stay_gone_when_old_files_survive_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let saved: Vec<(std::path::PathBuf, Vec<u8>)>;
+    {
+        let (mut store, _) = FileStore::open(dir.path()).expect("open");
+        store.set_segment_max(500);
+        for i in 0..40u8 {
+            store.append(b"p", b"", &[i; 30], 1).expect("append");
+        }
+        store.sync().expect("sync");
+        saved = std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "seg"))
+            .map(|p| {
+                let b = std::fs::read(&p).expect("read");
+                (p, b)
+            })
+            .collect();
+        assert!(saved.len() > 1);
+        assert_eq!(store.purge().expect("purge"), 40);
+    }
+    for (p, b) in &saved {
+        std::fs::write(p, b).expect("old segment back");
+    }
+    let (mut store, recovery) = FileStore::open(dir.path()).expect("reopen");
+    assert!(recovery.damage.is_empty(), "{recovery:?}");
+    let st = store.state();
+    assert_eq!((st.msgs, st.last_seq), (0, 40), "{st:?}");
+    assert_eq!(store.append(b"p", b"", b"next", 1).expect("append"), 41);
+    store.sync().expect("sync");
+    let files = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "seg"))
+        .count();
+    assert_eq!(files, 1, "the surviving old files are removed at open");
+}
+
 #[test]
 fn sequences_continue_after_purge_and_restart() {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1938,3 +1938,70 @@ async fn max_age_leaves_a_subject_delete_marker() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+#[tokio::test]
+async fn review_fixes_match_nats_server() {
+    use async_nats::jetstream::stream::SubjectTransform;
+    let dir = TempDir::new("js-review");
+    let (_server, client, js) = start_in(&dir).await;
+    // Direct get without headers is a plain message (async-nats drops the connection on an
+    // empty header block).
+    create(
+        &js,
+        Config {
+            allow_direct: true,
+            ..config("NOHDR", &["nohdr"])
+        },
+    )
+    .await;
+    publish(&js, "nohdr", "bare").await;
+    let reply = client
+        .request(
+            "$JS.API.DIRECT.GET.NOHDR",
+            Bytes::from_static(br#"{"seq":1,"no_hdr":true}"#),
+        )
+        .await
+        .expect("direct get answered");
+    assert_eq!(&reply.payload[..], b"bare");
+    assert!(reply.headers.is_none(), "{:?}", reply.headers);
+    common::sync(&client).await;
+
+    // Expected-last-subject-sequence looks at the subject the message is stored under.
+    create(
+        &js,
+        Config {
+            subject_transform: Some(SubjectTransform {
+                source: "in.*".into(),
+                destination: "kept.{{wildcard(1)}}".into(),
+            }),
+            ..config("XS", &["in.*"])
+        },
+    )
+    .await;
+    publish(&js, "in.a", "one").await;
+    let ok = try_publish(
+        &js,
+        "in.a",
+        payload("two").expected_last_subject_sequence(1),
+    )
+    .await
+    .expect("the stored subject's last sequence is 1");
+    assert_eq!(ok.sequence, 2);
+
+    // Lowering max_msgs_per_subject trims every subject at once.
+    create(&js, config("PER", &["per.*"])).await;
+    for s in ["per.a", "per.a", "per.a", "per.b", "per.b"] {
+        publish(&js, s, "v").await;
+    }
+    js.update_stream(Config {
+        max_messages_per_subject: 1,
+        ..config("PER", &["per.*"])
+    })
+    .await
+    .expect("updated");
+    let i = wait_for_info(&js, "PER", Duration::from_secs(2), |i| {
+        i.state.messages == 2
+    })
+    .await;
+    assert_eq!(i.state.messages, 2);
+}

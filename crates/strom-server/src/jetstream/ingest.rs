@@ -102,6 +102,9 @@ struct Writer {
     republish: Option<(crate::transform::Transform, bool)>,
     /// Messages to republish once the batch is durable: subject, headers, payload.
     outgoing: Vec<(Vec<u8>, Vec<u8>, Bytes)>,
+    /// Set when an fsync failed: what was appended since may or may not be on disk, so the
+    /// stream takes nothing more until it is reopened from disk (a restart).
+    broken: Option<String>,
     last_sync: Instant,
 }
 
@@ -123,6 +126,7 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
         transform: None,
         republish: None,
         outgoing: Vec::new(),
+        broken: None,
         last_sync: Instant::now(),
     };
     w.rebuild();
@@ -271,8 +275,13 @@ impl Writer {
                     self.last_sync = Instant::now();
                 }
                 Err(e) => {
-                    crate::error!("JetStream stream '{}' sync failed: {e}", self.stream.name);
+                    crate::error!(
+                        "JetStream stream '{}' sync failed: {e}; it takes no more messages \
+                         until the server restarts",
+                        self.stream.name
+                    );
                     failed = Some(e.to_string());
+                    self.broken = Some(e.to_string());
                 }
             }
         }
@@ -336,9 +345,16 @@ impl Writer {
         now: i64,
     ) -> Result<(u64, bool), JsError> {
         let hdr: &[u8] = m.headers.as_deref().unwrap_or(&[]);
+        if let Some(e) = &self.broken {
+            return Err(JsError::StoreFailed(format!("stream store failed: {e}")));
+        }
         if cfg.sealed {
             return Err(JsError::Sealed);
         }
+        // The subject the message is stored under (subject_transform), which the
+        // expectations about a subject are checked against, as in nats-server.
+        let transformed = self.transform.as_ref().and_then(|t| t.apply(&m.subject));
+        let subject: &[u8] = transformed.as_deref().unwrap_or(&m.subject);
         let mut ttl = 0i64;
         let mut rollup: Option<&[u8]> = None;
         let mut msg_id: Option<&[u8]> = None;
@@ -356,14 +372,10 @@ impl Writer {
                 ttl = t?;
             }
             if let Some(v) = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ).and_then(parse_u64) {
-                let subject: &[u8] = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJECT)
+                let on: &[u8] = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJECT)
                     .filter(|s| !s.is_empty())
-                    .unwrap_or(&m.subject);
-                let last = store
-                    .last_by_subject(subject)
-                    .ok()
-                    .flatten()
-                    .map_or(0, |s| s.seq);
+                    .unwrap_or(subject);
+                let last = store.last_seq_for(on).unwrap_or(0);
                 if last != v {
                     return Err(JsError::WrongLastSequence(last));
                 }
@@ -404,10 +416,6 @@ impl Writer {
         if cfg.max_msg_size >= 0 && (hdr.len() + m.payload.len()) as i64 > cfg.max_msg_size {
             return Err(JsError::MessageTooLarge);
         }
-        // The subject the message is stored under (subject_transform); checks above used
-        // the one it was published to, as in nats-server.
-        let transformed = self.transform.as_ref().and_then(|t| t.apply(&m.subject));
-        let subject: &[u8] = transformed.as_deref().unwrap_or(&m.subject);
         if cfg.discard == Discard::New {
             self.check_discard_new(store, cfg, subject, hdr, &m.payload)?;
         }

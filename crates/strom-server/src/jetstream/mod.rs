@@ -49,6 +49,8 @@ pub struct JsAccount {
     pub dir: PathBuf,
     /// Bytes held, against the account's limits.
     pub usage: Arc<usage::Usage>,
+    /// Names of streams being restored: taken, though not in `streams` yet.
+    pub restoring: Mutex<std::collections::HashSet<String>>,
     api_subs: Mutex<Vec<Arc<Subscription>>>,
 }
 
@@ -166,6 +168,7 @@ impl JetStream {
             dir,
             api_subs: Mutex::new(Vec::new()),
             usage: Arc::new(usage::Usage::new(limits.max_memory, limits.max_file)),
+            restoring: Mutex::new(std::collections::HashSet::new()),
         });
         self.recover(&jsa);
         *jsa.api_subs.lock() = self.subscribe_api(&account);

@@ -308,6 +308,11 @@ pub fn restore(
         return Err(JsError::StreamNameExistRestore);
     }
     super::api::check_placement(js, jsa, &cfg, None)?;
+    // The name is taken from now until the restore ends, so that a create or another restore
+    // of it cannot open the same files meanwhile.
+    if !jsa.restoring.lock().insert(name.to_string()) {
+        return Err(JsError::StreamNameExistRestore);
+    }
     let subject = format!("$JS.SNAPSHOT.RESTORE.{name}.{}", token());
     let (sub, chunks) = subscribe(&jsa.account, subject.clone());
     let js2 = js.clone();
@@ -318,8 +323,12 @@ pub fn restore(
         .spawn(move || {
             receive(&js2, &jsa2, &name2, cfg, &chunks);
             unsubscribe(&sub);
+            jsa2.restoring.lock().remove(&name2);
         })
-        .map_err(|e| JsError::RestoreFailed(e.to_string()))?;
+        .map_err(|e| {
+            jsa.restoring.lock().remove(name);
+            JsError::RestoreFailed(e.to_string())
+        })?;
     #[derive(serde::Serialize)]
     struct Response {
         #[serde(rename = "type")]
@@ -421,7 +430,21 @@ fn build(
         js.crypto.clone(),
         jsa.usage.clone(),
     )?;
-    let mut records = data.slice(at..);
+    if let Err(e) = fill(&stream, data.slice(at..), first_seq) {
+        // Nothing of a failed restore stays on disk to come back at the next start.
+        let _ = stream.delete();
+        return Err(e);
+    }
+    stream.refresh_usage();
+    stream.start(js.ingest_context());
+    jsa.streams.write().insert(name.to_string(), stream.clone());
+    Ok(stream)
+}
+
+/// Appends an archive's records to a new stream.
+fn fill(stream: &Arc<Stream>, data: Bytes, first_seq: i64) -> Result<(), JsError> {
+    let bad = |why: &str| JsError::RestoreFailed(why.to_string());
+    let mut records = data;
     {
         let mut store = stream.store.lock();
         let failed = |e: strom_store::StoreError| JsError::RestoreFailed(e.to_string());
@@ -430,6 +453,9 @@ fn build(
                 Decoded::Record(r, n) => {
                     match r.kind {
                         Kind::Message => {
+                            if r.seq > i64::MAX as u64 {
+                                return Err(bad("snapshot sequence out of range"));
+                            }
                             // Deleted messages leave gaps: the restored ones keep their
                             // sequences.
                             store.skip_to(r.seq).map_err(failed)?;
@@ -438,21 +464,22 @@ fn build(
                                 .map_err(failed)?;
                         }
                         // The last sequence of the stream, so that numbering continues.
-                        Kind::Delete => store.skip_to(r.seq + 1).map_err(failed)?,
+                        Kind::Delete => {
+                            let next = r
+                                .seq
+                                .checked_add(1)
+                                .filter(|n| *n <= i64::MAX as u64)
+                                .ok_or_else(|| bad("snapshot sequence out of range"))?;
+                            store.skip_to(next).map_err(failed)?
+                        }
                         // Archives hold plain messages only.
-                        Kind::Compressed => {
-                            drop(store);
-                            let _ = stream.delete();
+                        Kind::Compressed | Kind::Purge | Kind::LastSeq => {
                             return Err(bad("snapshot holds an unexpected record"));
                         }
                     }
                     records = records.slice(n..);
                 }
-                _ => {
-                    drop(store);
-                    let _ = stream.delete();
-                    return Err(bad("snapshot damaged"));
-                }
+                _ => return Err(bad("snapshot damaged")),
             }
         }
         store.sync().map_err(failed)?;
@@ -465,8 +492,5 @@ fn build(
         };
         stream.save_config(&cfg)?;
     }
-    stream.refresh_usage();
-    stream.start(js.ingest_context());
-    jsa.streams.write().insert(name.to_string(), stream.clone());
-    Ok(stream)
+    Ok(())
 }

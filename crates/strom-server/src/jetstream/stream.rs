@@ -40,6 +40,8 @@ pub struct Stream {
     /// The account's usage, and the bytes of this stream counted in it.
     pub usage: Arc<super::usage::Usage>,
     accounted: std::sync::atomic::AtomicU64,
+    /// The storage type (fixed for a stream's life).
+    pub storage: Storage,
 }
 
 /// The internal subscription's receiver: hands each captured message to the writer.
@@ -150,6 +152,7 @@ impl Stream {
     ) -> Arc<Stream> {
         let mut store = store;
         store.set_compression(config.compression == super::stream_config::Compression::S2);
+        let storage = config.storage;
         Arc::new(Stream {
             name: config.name.clone(),
             config: RwLock::new(config),
@@ -164,6 +167,7 @@ impl Stream {
             crypto,
             usage,
             accounted: std::sync::atomic::AtomicU64::new(0),
+            storage,
         })
     }
 
@@ -246,8 +250,9 @@ impl Stream {
     pub fn account_bytes(&self, bytes: u64) {
         use std::sync::atomic::Ordering;
         let old = self.accounted.swap(bytes, Ordering::Relaxed);
-        let storage = self.config.read().storage;
-        self.usage.add(storage, bytes as i64 - old as i64);
+        // The storage type cannot change; kept apart so that this never takes the config
+        // lock (callers may hold the store's).
+        self.usage.add(self.storage, bytes as i64 - old as i64);
     }
 
     /// Stops the stream and removes its files.

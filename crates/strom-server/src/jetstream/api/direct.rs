@@ -46,7 +46,9 @@ impl crate::subscription::Internal for Direct {
             return true;
         };
         for (h, p) in answer(&stream, subject, payload, server.opts.max_pending) {
-            crate::client::publish_from_server(&server, &stream.account, reply, None, Some(&h), &p);
+            // An empty header block goes out as a plain MSG, as nats-server sends it.
+            let headers = (!h.is_empty()).then_some(&h[..]);
+            crate::client::publish_from_server(&server, &stream.account, reply, None, headers, &p);
         }
         true
     }

@@ -327,6 +327,9 @@ fn create(
 ) -> Result<Vec<u8>, JsError> {
     let cfg = StreamConfig::for_create(body, name)?;
     cfg.validate()?;
+    if jsa.restoring.lock().contains(name) {
+        return Err(JsError::StreamNameInUse);
+    }
     if let Some(existing) = jsa.streams.read().get(name).cloned() {
         if *existing.config.read() == cfg {
             return Ok(create_response(&existing.info(None, false)));
@@ -372,8 +375,15 @@ fn update(
     // Lowered limits apply now, not at the next publish.
     {
         let mut store = stream.store.lock();
-        let removed = strom_store::enforce(&mut **store, &limits, wire::now_nanos(), None)
+        let now = wire::now_nanos();
+        let mut removed = strom_store::enforce(&mut **store, &limits, now, None)
             .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        if limits.max_msgs_per_subject.is_some() {
+            for (subject, _) in store.subjects() {
+                removed += strom_store::enforce(&mut **store, &limits, now, Some(&subject))
+                    .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+            }
+        }
         if removed > 0 {
             store
                 .sync()
@@ -474,7 +484,9 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     let stream = find(jsa, name);
     let req: PurgeRequest = parse(body)?;
     let stream = stream?;
-    if req.seq > 0 && req.keep > 0 {
+    // Sequences are bounded by what fits in Go's int64 on the wire; anything past that is
+    // no purge a client can mean (and would wrap the stream's numbering).
+    if (req.seq > 0 && req.keep > 0) || req.seq > i64::MAX as u64 {
         return Err(JsError::BadRequest);
     }
     if stream.config.read().deny_purge {
