@@ -385,9 +385,12 @@ fn update(
             }
         }
         if removed > 0 {
-            store
-                .sync()
+            let job = store
+                .begin_sync()
                 .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+            drop(store);
+            // The fsync runs without the store lock, as the writer's do.
+            job.run().map_err(|e| JsError::StoreFailed(e.to_string()))?;
         }
     }
     stream.refresh_usage();
@@ -526,9 +529,10 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
         }
         seqs.len() as u64
     };
-    store.sync().map_err(failed)?;
+    let job = store.begin_sync().map_err(failed)?;
     let bytes = store.state().bytes;
     drop(store);
+    job.run().map_err(failed)?;
     stream.account_bytes(bytes);
     Ok(json(&wire::PurgeResponse {
         kind: wire::STREAM_PURGE,
@@ -733,11 +737,13 @@ fn msg_delete(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsErr
     if !held {
         return Err(JsError::SequenceNotFound(req.seq));
     }
-    store
-        .sync()
+    let job = store
+        .begin_sync()
         .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
     let bytes = store.state().bytes;
     drop(store);
+    job.run()
+        .map_err(|e| JsError::MsgDeleteFailed(e.to_string()))?;
     stream.account_bytes(bytes);
     Ok(json(&wire::SuccessResponse {
         kind: wire::MSG_DELETE,
