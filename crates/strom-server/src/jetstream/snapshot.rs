@@ -163,12 +163,14 @@ pub fn snapshot(
     let account = jsa.account.clone();
     let name = name.to_string();
     let deliver = req.deliver_subject;
+    // The response goes out first: the chunks wait until the API worker has published it.
+    let answered = super::api::after_answer();
     let spawned = std::thread::Builder::new()
         .name(format!("strom-snapshot-{name}"))
         .spawn(move || {
-            // The response goes out first (the API worker sends it right after this returns);
-            // chunks follow once the client has had a moment to see it.
-            std::thread::sleep(Duration::from_millis(5));
+            if answered.recv().is_err() {
+                return;
+            }
             let started = std::time::Instant::now();
             match send_chunks(
                 &server,

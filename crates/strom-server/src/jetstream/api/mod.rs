@@ -76,6 +76,20 @@ pub fn api_path(subject: &[u8]) -> Option<&[u8]> {
     rest[dot + 1..].strip_prefix(b"API.")
 }
 
+thread_local! {
+    /// Work a handler starts only once its answer is out (a snapshot's chunks follow its
+    /// response): released by the worker right after it publishes the answer.
+    static AFTER_ANSWER: std::cell::RefCell<Vec<Sender<()>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Returns a receiver that fires once the answer to the request being handled is published
+/// (or is dropped, if there is none). Only for handlers running on the API worker.
+pub(crate) fn after_answer() -> std::sync::mpsc::Receiver<()> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    AFTER_ANSWER.with(|a| a.borrow_mut().push(tx));
+    rx
+}
+
 /// The worker: answers requests until the channel closes.
 pub fn run(js: Arc<JetStream>, rx: Receiver<Request>) {
     while let Ok(req) = rx.recv() {
@@ -93,9 +107,13 @@ pub fn run(js: Arc<JetStream>, rx: Receiver<Request>) {
             Some(jsa) => handle(&js, &jsa, &req),
             None => not_enabled(&req),
         };
+        let waiting: Vec<Sender<()>> = AFTER_ANSWER.with(|a| a.borrow_mut().drain(..).collect());
         if let Some((body, error)) = answer {
             js.count_api(error);
             crate::client::publish_from_server(&server, &account, &req.reply, None, None, &body);
+            for w in waiting {
+                let _ = w.send(());
+            }
             // nats-server audits every request but successful message gets.
             let get = api_path(&req.subject).is_some_and(|p| p.starts_with(b"STREAM.MSG.GET."));
             if error || !get {
