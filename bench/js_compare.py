@@ -70,7 +70,6 @@ def run(load: Path, binary: Path, variant: str, args: list[str], log_dir: Path) 
     store = Path(tempfile.mkdtemp(prefix=f"jsbench-{variant}-", dir=REPO / "target"))
     try:
         with servers.Server(variant, binary, log_dir, server_args(variant, store)) as srv:
-            time.sleep(0.3)
             out = subprocess.run([str(load), *args, "--url", srv.url], capture_output=True,
                                  text=True, timeout=600)
             line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
@@ -88,7 +87,6 @@ def restart(load: Path, binary: Path, variant: str, msgs: int, log_dir: Path) ->
     try:
         args = server_args(variant, store)
         with servers.Server(variant, binary, log_dir, args) as srv:
-            time.sleep(0.3)
             out = subprocess.run([str(load), "jspub", "--size", "16", "--msgs", str(msgs),
                                   "--window", "512", "--url", srv.url],
                                  capture_output=True, text=True, timeout=1800)
