@@ -108,6 +108,17 @@ fn check(store: &dyn Store, model: &Model) {
             .expect("last")
             .map(|m| m.seq);
         assert_eq!(got, want);
+        assert_eq!(store.last_seq_for(subject(n).as_bytes()), want);
+        let on: Vec<u64> = model
+            .msgs
+            .iter()
+            .filter(|(_, (s, _))| *s == subject(n))
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(
+            store.subject_count(subject(n).as_bytes()),
+            (on.len() as u64, on.first().copied())
+        );
     }
 }
 
