@@ -56,12 +56,23 @@ fn start(store: &Path) -> ServerProcess {
     ServerProcess::strom(&["-js", "-sd", store.to_str().expect("utf-8 path")])
 }
 
-/// Publishes until the connection fails, recording every acknowledged (sequence, payload).
-async fn publish_until_killed(url: String, round: u32, acked: Acked) {
+/// Publishes until the connection fails, recording every acknowledged (sequence, payload);
+/// signals `ready` once `kill_after` acknowledgements have come in this round.
+async fn publish_until_killed(
+    url: String,
+    round: u32,
+    acked: Acked,
+    kill_after: u64,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     let Ok(client) = async_nats::connect(url).await else {
         return;
     };
-    let js = jetstream::new(client);
+    let mut js = jetstream::new(client);
+    // Publishes outstanding at the kill fail quickly instead of waiting 5 s each.
+    js.set_timeout(Duration::from_millis(300));
+    let mut ready = Some(ready);
+    let mut count = 0u64;
     let mut inflight = FuturesUnordered::new();
     let mut n = 0u64;
     loop {
@@ -82,6 +93,12 @@ async fn publish_until_killed(url: String, round: u32, acked: Acked) {
                     .lock()
                     .expect("not poisoned")
                     .insert(ack.sequence, payload.into_bytes());
+                count += 1;
+                if count >= kill_after {
+                    if let Some(r) = ready.take() {
+                        let _ = r.send(());
+                    }
+                }
             }
             Some((Err(_), _)) | None => return,
         }
@@ -165,15 +182,26 @@ async fn acknowledged_messages_survive_kill_9() {
             verify(&server, &so_far).await;
         }
         let before = acked.lock().expect("not poisoned").len();
-        let publisher = tokio::spawn(publish_until_killed(server.url(), round, acked.clone()));
-        tokio::time::sleep(Duration::from_millis(100 + rng.below(300))).await;
+        // The kill comes after a random number of acknowledgements, mid-stream.
+        let (ready, killed_at) = tokio::sync::oneshot::channel();
+        let publisher = tokio::spawn(publish_until_killed(
+            server.url(),
+            round,
+            acked.clone(),
+            200 + rng.below(3000),
+            ready,
+        ));
+        tokio::time::timeout(Duration::from_secs(30), killed_at)
+            .await
+            .expect("the publisher gets acknowledgements")
+            .expect("the publisher signals");
         server.child.kill().expect("SIGKILL delivered");
         let _ = server.child.wait();
-        // Acks the client had read before the kill are recorded by now; outstanding publishes
-        // would only wait for their timeout.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        publisher.abort();
-        let _ = publisher.await;
+        // The publisher ends on its own once its outstanding publishes fail.
+        tokio::time::timeout(Duration::from_secs(20), publisher)
+            .await
+            .expect("the publisher notices the kill")
+            .expect("publisher task");
         let after = acked.lock().expect("not poisoned").len();
         assert!(after > before, "round {round} acknowledged nothing");
     }
