@@ -88,6 +88,8 @@ pub struct FileStore {
     segment_max: u64,
     /// Compress payloads of new messages where that shrinks them.
     compress: bool,
+    /// The highest sequence removed since [`Store::take_removed_high`] last asked.
+    removed_high: u64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -161,6 +163,7 @@ impl FileStore {
             crypto,
             segment_max: SEGMENT_MAX,
             compress: false,
+            removed_high: 0,
         };
         store.index.overhead = store.overhead();
         let mut recovery = Recovery::default();
@@ -675,6 +678,7 @@ impl Store for FileStore {
         let segment = self.index.get(seq).map(|l| l.segment);
         self.append_record(Kind::Delete, seq, 0, &[], &[], &[])?;
         self.index.remove(seq);
+        self.removed_high = self.removed_high.max(seq);
         // Closed segments at the front without messages free their space.
         if segment.is_some_and(|id| Some(&id) == self.segments.keys().next()) {
             self.drop_empty_front()?;
@@ -721,6 +725,7 @@ impl Store for FileStore {
     }
 
     fn purge(&mut self) -> Result<u64, StoreError> {
+        self.removed_high = self.removed_high.max(self.index.last_seq);
         let n = self.index.clear();
         self.first_cache.set(None);
         // A new segment starting with a purge marker, made durable before the old files go:
@@ -785,6 +790,10 @@ impl Store for FileStore {
 
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
         self.index.subject_count(subject)
+    }
+
+    fn take_removed_high(&mut self) -> u64 {
+        std::mem::take(&mut self.removed_high)
     }
 
     fn last(&self) -> Option<(u64, i64)> {

@@ -11,6 +11,7 @@ pub mod crypto;
 mod file;
 mod file_index;
 mod index;
+pub mod journal;
 mod limits;
 mod memory;
 pub mod record;
@@ -18,6 +19,7 @@ pub mod record;
 pub use crypto::{CipherKind, Crypto};
 pub use file::{FileStore, Recovery};
 pub use index::{file_msg_size, mem_msg_size};
+pub use journal::Journal;
 pub use limits::{enforce, Limits};
 pub use memory::MemStore;
 
@@ -227,4 +229,8 @@ pub trait Store: Send {
 
     /// How many messages `subject` has, and the sequence of the oldest.
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>);
+
+    /// The highest sequence removed (deleted, erased, purged, compacted away) since the last
+    /// call, or 0 — what tells a stream's consumers whether their pending counts moved.
+    fn take_removed_high(&mut self) -> u64;
 }

@@ -8,6 +8,7 @@ use bytes::Bytes;
 #[derive(Debug, Default)]
 pub struct MemStore {
     index: Index<StoredMsg>,
+    removed_high: u64,
 }
 
 impl MemStore {
@@ -60,10 +61,15 @@ impl Store for MemStore {
     }
 
     fn delete(&mut self, seq: u64) -> Result<bool, StoreError> {
-        Ok(self.index.remove(seq).is_some())
+        let held = self.index.remove(seq).is_some();
+        if held {
+            self.removed_high = self.removed_high.max(seq);
+        }
+        Ok(held)
     }
 
     fn purge(&mut self) -> Result<u64, StoreError> {
+        self.removed_high = self.removed_high.max(self.index.last_seq);
         Ok(self.index.clear())
     }
 
@@ -71,6 +77,7 @@ impl Store for MemStore {
         let below: Vec<u64> = self.index.by_seq.range(..seq).map(|(s, _)| *s).collect();
         for s in &below {
             self.index.remove(*s);
+            self.removed_high = self.removed_high.max(*s);
         }
         self.skip_to(seq)?;
         Ok(below.len() as u64)
@@ -95,6 +102,10 @@ impl Store for MemStore {
 
     fn subject_count(&self, subject: &[u8]) -> (u64, Option<u64>) {
         self.index.subject_count(subject)
+    }
+
+    fn take_removed_high(&mut self) -> u64 {
+        std::mem::take(&mut self.removed_high)
     }
 
     fn last(&self) -> Option<(u64, i64)> {

@@ -55,3 +55,11 @@ fn nats_py_drives_jetstream_streams() {
     let server = ServerProcess::strom(&["-js", "-sd", store.to_str().expect("utf-8")]);
     run_script("jetstream_streams.py", &server.url());
 }
+
+#[test]
+fn nats_py_drives_jetstream_consumers() {
+    let dir = TempDir::new("py-js-consumers");
+    let store = dir.0.join("store");
+    let server = ServerProcess::strom(&["-js", "-sd", store.to_str().expect("utf-8")]);
+    run_script("jetstream_consumers.py", &server.url());
+}

@@ -208,6 +208,9 @@ pub(crate) fn publish_from_server(
     delivered
 }
 
+/// A message's parts as a delivery frame carries them: subject, reply, headers, payload.
+pub(crate) type Frame<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, &'a [u8]);
+
 /// Many messages from the server (a batch of PubAcks): every receiver's queue is handed to
 /// the kernel once, at [`ServerBatch::flush`], rather than once per message.
 pub(crate) struct ServerBatch<'a> {
@@ -269,6 +272,41 @@ impl<'a> ServerBatch<'a> {
             }
         }
         delivered
+    }
+
+    /// Queues one message for the subscribers of `to`, with `subject` on its `MSG` line — a
+    /// JetStream consumer's delivery, which carries the stream message's subject to the
+    /// consumer's inbox. With `group`, only that queue group's members (one of them) take it.
+    /// Returns whether anyone received it.
+    pub(crate) fn deliver_to(
+        &mut self,
+        account: &crate::account::Account,
+        to: &[u8],
+        group: Option<&[u8]>,
+        msg: Frame<'_>,
+    ) -> bool {
+        let (subject, reply, headers, payload) = msg;
+        let msg = Msg {
+            shared: None,
+            subject,
+            reply,
+            headers,
+            payload,
+            from: 0,
+        };
+        let rng = &mut self.rng;
+        let mut pick = |n: usize| rand::Rng::gen_range(rng, 0..n);
+        let mut result = account.sublist.matches(to);
+        if let Some(g) = group {
+            result = crate::sublist::SubResult {
+                psubs: Vec::new(),
+                qsubs: std::mem::take(&mut result.qsubs)
+                    .into_iter()
+                    .filter(|(name, _)| &name[..] == g)
+                    .collect(),
+            };
+        }
+        deliver_all(self.server, &result, &msg, None, &mut pick, &mut self.wake)
     }
 
     /// Hands every receiver's queued frames to the kernel.

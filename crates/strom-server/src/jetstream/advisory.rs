@@ -93,3 +93,238 @@ pub fn api_audit(
         crate::client::publish_from_server(server, account, SUBJECT, None, None, &body);
     }
 }
+
+/// The fields every consumer advisory starts with.
+#[derive(Serialize)]
+struct ConsumerEvent<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    stream: &'a str,
+    consumer: &'a str,
+    #[serde(flatten)]
+    rest: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+}
+
+/// Publishes a consumer advisory on `subject` when someone listens.
+fn consumer_event<T: Serialize>(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    account: &Account,
+    subject: &str,
+    kind: &'static str,
+    (stream, consumer): (&str, &str),
+    rest: T,
+) {
+    if account.sublist.matches(subject.as_bytes()).is_empty() {
+        return;
+    }
+    let event = ConsumerEvent {
+        kind,
+        id: crate::system::event_id(),
+        timestamp: wire::format_time(chrono::Utc::now()),
+        stream,
+        consumer,
+        rest,
+        domain: ctx.domain.as_deref(),
+    };
+    if let Ok(body) = serde_json::to_vec(&event) {
+        crate::client::publish_from_server(server, account, subject.as_bytes(), None, None, &body);
+    }
+}
+
+#[derive(Serialize)]
+struct Action<'a> {
+    action: &'a str,
+}
+
+/// `$JS.EVENT.ADVISORY.CONSUMER.{CREATED,DELETED}.<stream>.<consumer>`.
+pub fn consumer_action(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    action: &str,
+) {
+    let event = if action == "create" {
+        "CREATED"
+    } else {
+        "DELETED"
+    };
+    consumer_event(
+        server,
+        ctx,
+        &stream.account,
+        &format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.{event}.{}.{consumer}",
+            stream.name
+        ),
+        "io.nats.jetstream.advisory.v1.consumer_action",
+        (&stream.name, consumer),
+        Action { action },
+    );
+}
+
+#[derive(Serialize)]
+struct Delivery<'a> {
+    consumer_seq: u64,
+    stream_seq: u64,
+    deliveries: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    reason: &'a str,
+}
+
+/// `…CONSUMER.MSG_NAKED.<stream>.<consumer>`.
+pub fn consumer_nak(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    (consumer_seq, stream_seq, deliveries): (u64, u64, u64),
+) {
+    consumer_event(
+        server,
+        ctx,
+        &stream.account,
+        &format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_NAKED.{}.{consumer}",
+            stream.name
+        ),
+        "io.nats.jetstream.advisory.v1.nak",
+        (&stream.name, consumer),
+        Delivery {
+            consumer_seq,
+            stream_seq,
+            deliveries,
+            reason: "",
+        },
+    );
+}
+
+/// `…CONSUMER.MSG_TERMINATED.<stream>.<consumer>`, with the reason given after `+TERM`.
+pub fn consumer_terminated(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    (consumer_seq, stream_seq, deliveries): (u64, u64, u64),
+    reason: &str,
+) {
+    consumer_event(
+        server,
+        ctx,
+        &stream.account,
+        &format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED.{}.{consumer}",
+            stream.name
+        ),
+        "io.nats.jetstream.advisory.v1.terminated",
+        (&stream.name, consumer),
+        Delivery {
+            consumer_seq,
+            stream_seq,
+            deliveries,
+            reason,
+        },
+    );
+}
+
+#[derive(Serialize)]
+struct MaxDeliver {
+    stream_seq: u64,
+    deliveries: u64,
+}
+
+/// `…CONSUMER.MAX_DELIVERIES.<stream>.<consumer>`: a message was given up on.
+pub fn consumer_max_deliveries(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    stream_seq: u64,
+    deliveries: u64,
+) {
+    consumer_event(
+        server,
+        ctx,
+        &stream.account,
+        &format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{consumer}",
+            stream.name
+        ),
+        "io.nats.jetstream.advisory.v1.max_deliver",
+        (&stream.name, consumer),
+        MaxDeliver {
+            stream_seq,
+            deliveries,
+        },
+    );
+}
+
+#[derive(Serialize)]
+struct AckMetric {
+    consumer_seq: u64,
+    stream_seq: u64,
+    ack_time: i64,
+    deliveries: u64,
+}
+
+/// `$JS.EVENT.METRIC.CONSUMER.ACK.<stream>.<consumer>`: a sampled ack and how long it took.
+pub fn consumer_ack_metric(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    (consumer_seq, stream_seq, deliveries): (u64, u64, u64),
+    ack_time: i64,
+) {
+    consumer_event(
+        server,
+        ctx,
+        &stream.account,
+        &format!("$JS.EVENT.METRIC.CONSUMER.ACK.{}.{consumer}", stream.name),
+        "io.nats.jetstream.metric.v1.consumer_ack",
+        (&stream.name, consumer),
+        AckMetric {
+            consumer_seq,
+            stream_seq,
+            ack_time,
+            deliveries,
+        },
+    );
+}
+
+#[derive(Serialize)]
+struct Pause<'a> {
+    paused: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pause_until: Option<&'a str>,
+}
+
+/// `…CONSUMER.PAUSE.<stream>.<consumer>`.
+pub fn consumer_pause(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    pause_until: Option<&str>,
+) {
+    consumer_event(
+        server,
+        ctx,
+        &stream.account,
+        &format!(
+            "$JS.EVENT.ADVISORY.CONSUMER.PAUSE.{}.{consumer}",
+            stream.name
+        ),
+        "io.nats.jetstream.advisory.v1.consumer_pause",
+        (&stream.name, consumer),
+        Pause {
+            paused: pause_until.is_some(),
+            pause_until,
+        },
+    );
+}

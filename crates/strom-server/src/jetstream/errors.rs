@@ -84,9 +84,77 @@ pub enum JsError {
     MemoryExceeded,
     /// JSStreamMaxBytesRequired.
     MaxBytesRequired,
+    /// An error of the consumer API, by its err_code, with nats-server's code and description
+    /// from [`CODED`].
+    Coded(u16),
+    /// An error whose description is built at run time: code, err_code, description.
+    Text(u16, u16, String),
 }
 
+/// nats-server's fixed-text errors by err_code (`server/errors.json`): code and description.
+const CODED: &[(u16, u16, &str)] = &[
+    (10013, 400, "consumer name already in use"),
+    (10014, 404, "consumer not found"),
+    (10016, 400, "consumer expected to be durable but no durable name set in subject"),
+    (10017, 400, "consumer name in subject does not match durable name in request"),
+    (10018, 400, "consumer expected to be durable but a durable name was not set"),
+    (10019, 400, "consumer expected to be ephemeral but detected a durable name set in subject"),
+    (10020, 400, "consumer expected to be ephemeral but a durable name was set in request"),
+    (10026, 400, "maximum consumers limit reached"),
+    (10078, 400, "consumer config required"),
+    (10079, 400, "consumer deliver subject has wildcards"),
+    (10080, 400, "consumer in push mode can not set max waiting"),
+    (10081, 400, "consumer deliver subject forms a cycle"),
+    (10082, 400, "consumer requires ack policy for max ack pending"),
+    (10083, 400, "consumer idle heartbeat needs to be >= 100ms"),
+    (10084, 400, "consumer in pull mode requires explicit ack policy on workqueue stream"),
+    (10086, 400, "consumer in pull mode can not have rate limit set"),
+    (10087, 400, "consumer max waiting needs to be positive"),
+    (10088, 400, "consumer idle heartbeat requires a push based consumer"),
+    (10089, 400, "consumer flow control requires a push based consumer"),
+    (10098, 400, "workqueue stream requires explicit ack"),
+    (10099, 400, "multiple non-filtered consumers not allowed on workqueue stream"),
+    (10100, 400, "filtered consumer not unique on workqueue stream"),
+    (10101, 400, "consumer must be deliver all on workqueue stream"),
+    (10103, 400, "durable name can not contain '.', '*', '>'"),
+    (10108, 400, "consumer with flow control also needs heartbeats"),
+    (10112, 400, "invalid push consumer deliver subject"),
+    (10114, 400, "consumer max request batch needs to be > 0"),
+    (10115, 400, "consumer max request expires needs to be >= 1ms"),
+    (10116, 400, "max deliver is required to be > length of backoff values"),
+    (10126, 400, "consumer config replica count exceeds parent stream"),
+    (10127, 400, "Consumer name can not contain path separators"),
+    (10131, 400, "Consumer create request did not match filtered subject from create subject"),
+    (10132, 400, "Consumer Durable and Name have to be equal if both are provided"),
+    (10136, 400, "consumer cannot have both FilterSubject and FilterSubjects specified"),
+    (10137, 400, "consumer with multiple subject filters cannot use subject based API"),
+    (10138, 400, "consumer subject filters cannot overlap"),
+    (10139, 400, "consumer filter in FilterSubjects cannot be empty"),
+    (10148, 400, "consumer already exists"),
+    (10149, 400, "consumer does not exist"),
+    (10159, 400, "Setting PriorityPolicy requires at least one PriorityGroup to be set"),
+    (10161, 400, "Group name cannot be an empty string"),
+    (10162, 400, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"),
+    (10178, 400, "priority groups can not be used with push consumers"),
+    (10181, 400, "consumer ack policy invalid"),
+    (10182, 400, "consumer replay policy invalid"),
+    (10183, 400, "consumer ack wait needs to be positive"),
+    (10184, 400, "consumer backoff needs to be positive"),
+    (10196, 400, "consumer can not have priority groups when policy is none"),
+    (10197, 400, "PinnedTTL cannot be set when PriorityPolicy is none"),
+];
+
 impl JsError {
+    /// JSConsumerCreateErrF (500, 10012): a create or update refused for `why`.
+    pub fn consumer_create(why: impl Into<String>) -> JsError {
+        JsError::Text(500, 10012, why.into())
+    }
+
+    /// JSConsumerInvalidPolicyErrF (400, 10094).
+    pub fn consumer_policy(why: impl Into<String>) -> JsError {
+        JsError::Text(400, 10094, why.into())
+    }
+
     /// The wire form.
     pub fn api(&self) -> ApiError {
         let (code, err_code, description) = match self {
@@ -165,6 +233,11 @@ impl JsError {
                 10113,
                 "account requires a stream config to have max bytes set".into(),
             ),
+            JsError::Coded(err_code) => match CODED.iter().find(|(e, _, _)| e == err_code) {
+                Some((e, code, text)) => (*code, *e, (*text).to_string()),
+                None => (500, *err_code, "unknown error".into()),
+            },
+            JsError::Text(code, err_code, text) => (*code, *err_code, text.clone()),
         };
         ApiError {
             code,

@@ -261,18 +261,24 @@ impl Writer {
                 SyncPolicy::Always => true,
                 SyncPolicy::Every(d) => self.last_sync.elapsed() >= d,
             };
+            let last = store.state().last_seq;
             if sync_now && self.dirty {
-                Some(store.begin_sync())
+                Some((store.begin_sync(), last))
             } else {
+                if matches!(self.ctx.sync, SyncPolicy::Every(_)) {
+                    // The operator chose speed over durability: consumers see it at once.
+                    stream.stored(last);
+                }
                 None
             }
         };
         let mut failed: Option<String> = None;
-        if let Some(job) = job {
+        if let Some((job, last)) = job {
             match job.and_then(strom_store::SyncJob::run) {
                 Ok(()) => {
                     self.dirty = false;
                     self.last_sync = Instant::now();
+                    self.stream.stored(last);
                 }
                 Err(e) => {
                     crate::error!(
@@ -475,6 +481,17 @@ impl Writer {
         let limits = limits_of(cfg);
         strom_store::enforce(store, &limits, now, Some(subject))
             .map_err(|e| JsError::StoreFailed(e.to_string()))?;
+        // An interest stream keeps a message only while some consumer wants it.
+        if cfg.retention == super::stream_config::Retention::Interest
+            && !self
+                .stream
+                .consumers
+                .read()
+                .values()
+                .any(|c| c.wants(subject))
+        {
+            let _ = store.delete(seq);
+        }
         Ok((seq, false))
     }
 

@@ -9,6 +9,10 @@ use bytes::Bytes;
 use parking_lot::{Mutex, RwLock};
 use strom_store::{FileStore, MemStore, Store, StoreError};
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::consumer::pump::{Event, Pump};
+use super::consumer::Consumer;
 use super::errors::JsError;
 use super::ingest::{self, Inbound, Work};
 use super::meta::{self, Meta};
@@ -42,6 +46,12 @@ pub struct Stream {
     accounted: std::sync::atomic::AtomicU64,
     /// The storage type (fixed for a stream's life).
     pub storage: Storage,
+    /// Consumers by name.
+    pub consumers: RwLock<std::collections::BTreeMap<String, Arc<Consumer>>>,
+    /// The consumers' thread, once the stream has a consumer.
+    pump: Mutex<Option<Pump>>,
+    /// The last sequence consumers may see: durable under the default sync policy.
+    durable_last: AtomicU64,
 }
 
 /// The internal subscription's receiver: hands each captured message to the writer.
@@ -168,11 +178,148 @@ impl Stream {
             usage,
             accounted: std::sync::atomic::AtomicU64::new(0),
             storage,
+            consumers: RwLock::new(std::collections::BTreeMap::new()),
+            pump: Mutex::new(None),
+            durable_last: AtomicU64::new(0),
         })
+    }
+
+    /// The encryption of the stream's files.
+    pub fn crypto(&self) -> Option<&Arc<strom_store::Crypto>> {
+        self.crypto.as_ref()
+    }
+
+    /// The last sequence consumers may deliver: what is durable (or, under `sync_interval`,
+    /// stored).
+    pub fn durable_last(&self) -> u64 {
+        self.durable_last.load(Ordering::Acquire)
+    }
+
+    /// The writer made messages up to `seq` durable: consumers may deliver them.
+    pub fn stored(&self, seq: u64) {
+        let old = self.durable_last.fetch_max(seq, Ordering::AcqRel);
+        if seq > old {
+            self.wake_consumers();
+        }
+    }
+
+    /// Asks the consumers' thread to look again.
+    pub fn wake_consumers(&self) {
+        if let Some(p) = self.pump.lock().as_ref() {
+            let _ = p.tx.send(Event::Wake);
+        }
+    }
+
+    /// Tells consumers whose pending counts covered removed messages to count again.
+    pub fn note_removals(&self) {
+        let high = self.store.lock().take_removed_high();
+        if high == 0 {
+            return;
+        }
+        for c in self.consumers.read().values() {
+            let mut inner = c.inner.lock();
+            if high >= inner.state.next.max(inner.resume) || !inner.skip.is_empty() {
+                inner.recount = true;
+            }
+        }
+    }
+
+    /// Adds a consumer and starts the consumers' thread if it is the first.
+    pub fn add_consumer(self: &Arc<Self>, consumer: Arc<Consumer>) {
+        self.consumers
+            .write()
+            .insert(consumer.name.clone(), consumer);
+        let mut pump = self.pump.lock();
+        if pump.is_none() {
+            if let Some(ctx) = self.ctx.lock().clone() {
+                *pump = Some(Pump::start(self, ctx));
+            }
+        }
+        if let Some(p) = pump.as_ref() {
+            let _ = p.tx.send(Event::Wake);
+        }
+    }
+
+    /// Takes a consumer out (its files are the caller's to remove).
+    pub fn remove_consumer(&self, name: &str) -> Option<Arc<Consumer>> {
+        let c = self.consumers.write().remove(name);
+        if let Some(c) = &c {
+            c.closed.store(true, Ordering::Release);
+        }
+        c
+    }
+
+    /// After a consumer of an interest stream went: removes the messages no remaining consumer
+    /// still has to deliver or see acknowledged (nats-server's `cleanupNoInterestMessages`).
+    pub fn drop_unwanted(&self) {
+        if self.config.read().retention != super::stream_config::Retention::Interest {
+            return;
+        }
+        let consumers: Vec<Arc<Consumer>> = self.consumers.read().values().cloned().collect();
+        let mut held: Vec<(u64, Bytes)> = Vec::new();
+        self.store.lock().scan(0, &mut |seq, subject| {
+            held.push((seq, Bytes::copy_from_slice(subject)));
+            true
+        });
+        let unwanted: Vec<u64> = held
+            .into_iter()
+            .filter(|(seq, subject)| {
+                !consumers.iter().any(|c| {
+                    if !c.wants(subject) {
+                        return false;
+                    }
+                    let inner = c.inner.lock();
+                    *seq >= inner.state.next || inner.state.pending.contains_key(seq)
+                })
+            })
+            .map(|(s, _)| s)
+            .collect();
+        if unwanted.is_empty() {
+            return;
+        }
+        let bytes = {
+            let mut store = self.store.lock();
+            for s in unwanted {
+                let _ = store.delete(s);
+            }
+            store.state().bytes
+        };
+        self.account_bytes(bytes);
+    }
+
+    /// Reopens the durable consumers stored in the stream's directory.
+    fn recover_consumers(self: &Arc<Self>) {
+        let Some(dir) = self
+            .dir
+            .as_ref()
+            .map(|d| d.join(super::consumer::CONSUMERS_DIR))
+        else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            return;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            match Consumer::recover(self, &d) {
+                Ok(c) => self.add_consumer(c),
+                Err(e) => crate::error!(
+                    "  Error recovering consumer in {}: {e}; left on disk untouched",
+                    d.display()
+                ),
+            }
+        }
     }
 
     /// Starts the writer and subscribes to the stream's subjects.
     pub fn start(self: &Arc<Self>, ctx: ingest::Context) {
+        let last = self.store.lock().state().last_seq;
+        self.durable_last.store(last, Ordering::Release);
         let (tx, rx) = mpsc::channel();
         *self.tx.lock() = Some(tx);
         *self.ctx.lock() = Some(ctx.clone());
@@ -185,6 +332,7 @@ impl Stream {
             Err(e) => crate::error!("Could not start the writer of stream {}: {e}", self.name),
         }
         self.subscribe();
+        self.recover_consumers();
     }
 
     /// Subscribes to the configured subjects (and, with `allow_direct`, the direct-get
@@ -229,9 +377,13 @@ impl Stream {
         }
     }
 
-    /// Stops capturing and ends the writer (which syncs what it holds).
+    /// Stops capturing and ends the writer (which syncs what it holds) and the consumers'
+    /// thread (which syncs their journals).
     pub fn stop(&self) {
         self.unsubscribe();
+        if let Some(p) = self.pump.lock().take() {
+            p.stop(self);
+        }
         if let Some(tx) = self.tx.lock().take() {
             let _ = tx.send(Work::Stop);
         }
@@ -286,8 +438,11 @@ impl Stream {
 
     /// The state as stream info reports it.
     pub fn state(&self, subjects_filter: Option<&str>, deleted_details: bool) -> StateJson {
+        let consumers = self.consumer_count() as u64;
         let store = self.store.lock();
-        state_of(&**store, subjects_filter, deleted_details)
+        let mut st = state_of(&**store, subjects_filter, deleted_details);
+        st.consumer_count = consumers;
+        st
     }
 
     pub fn info(&self, subjects_filter: Option<&str>, deleted_details: bool) -> wire::StreamInfo {
@@ -355,5 +510,12 @@ pub fn state_of(
         num_deleted,
         deleted,
         consumer_count: 0,
+    }
+}
+
+impl Stream {
+    /// How many consumers the stream has.
+    pub fn consumer_count(&self) -> usize {
+        self.consumers.read().len()
     }
 }

@@ -45,6 +45,69 @@ pub fn format_time(t: DateTime<Utc>) -> String {
     s
 }
 
+/// An RFC 3339 time as nanoseconds since the epoch; Go's zero time is 0.
+pub fn parse_time(s: &str) -> Option<i64> {
+    if s == ZERO_TIME {
+        return Some(0);
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()?
+        .with_timezone(&Utc)
+        .timestamp_nanos_opt()
+}
+
+/// Nanoseconds as Go prints a `time.Duration` (`0s`, `500ms`, `1.5s`, `2m0s`, `1h0m0s`).
+pub fn go_duration_ns(ns: i64) -> String {
+    if ns == 0 {
+        return "0s".into();
+    }
+    let neg = ns < 0;
+    let u = ns.unsigned_abs();
+    let frac = |v: u64, unit: u64| -> String {
+        let whole = v / unit;
+        let rest = v % unit;
+        if rest == 0 {
+            return whole.to_string();
+        }
+        let digits = unit.ilog10() as usize;
+        let f = format!("{rest:0digits$}");
+        format!("{whole}.{}", f.trim_end_matches('0'))
+    };
+    let body = if u < 1_000 {
+        format!("{u}ns")
+    } else if u < 1_000_000 {
+        format!("{}µs", frac(u, 1_000))
+    } else if u < 1_000_000_000 {
+        format!("{}ms", frac(u, 1_000_000))
+    } else {
+        let secs = u / 1_000_000_000;
+        let sub = u % 1_000_000_000;
+        let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+        let s = frac(s * 1_000_000_000 + sub, 1_000_000_000);
+        if h > 0 {
+            format!("{h}h{m}m{s}s")
+        } else if m > 0 {
+            format!("{m}m{s}s")
+        } else {
+            format!("{s}s")
+        }
+    };
+    if neg {
+        format!("-{body}")
+    } else {
+        body
+    }
+}
+
+/// `n` random characters from nats-server's base-62 digits (ephemeral consumer names, flow
+/// control subjects).
+pub fn random_token(n: usize) -> String {
+    const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    (0..n)
+        .map(|_| DIGITS[rand::random::<usize>() % DIGITS.len()] as char)
+        .collect()
+}
+
 /// Now, in nanoseconds since the epoch.
 pub fn now_nanos() -> i64 {
     Utc::now().timestamp_nanos_opt().unwrap_or(0)
@@ -239,5 +302,17 @@ mod tests {
         assert_eq!(time_json(1_500_000_000), "1970-01-01T00:00:01.5Z");
         assert_eq!(time_json(1_000_000_123), "1970-01-01T00:00:01.000000123Z");
         assert_eq!(time_json(2_000_000_000), "1970-01-01T00:00:02Z");
+        assert_eq!(parse_time("1970-01-01T00:00:01.5Z"), Some(1_500_000_000));
+    }
+
+    #[test]
+    fn durations_look_like_go() {
+        assert_eq!(go_duration_ns(0), "0s");
+        assert_eq!(go_duration_ns(1_000_000_000), "1s");
+        assert_eq!(go_duration_ns(500_000_000), "500ms");
+        assert_eq!(go_duration_ns(1_500_000_000), "1.5s");
+        assert_eq!(go_duration_ns(120_000_000_000), "2m0s");
+        assert_eq!(go_duration_ns(3_600_000_000_000), "1h0m0s");
+        assert_eq!(go_duration_ns(1_500), "1.5µs");
     }
 }

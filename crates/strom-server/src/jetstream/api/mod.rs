@@ -14,6 +14,7 @@ use super::stream_config::{null_as_default, Storage, StreamConfig};
 use super::wire::{self, Paged};
 use super::{JetStream, JsAccount};
 
+pub mod consumer;
 pub mod direct;
 
 /// Most names `STREAM.NAMES` returns per page, and infos `STREAM.LIST` returns.
@@ -49,7 +50,10 @@ impl crate::subscription::Internal for Sink {
     ) -> bool {
         // Direct gets are answered by each stream's own subscription; here they are nobody's,
         // so a stream without allow_direct answers "no responders" as nats-server does.
-        if api_path(subject).is_some_and(|p| p.starts_with(b"DIRECT.")) {
+        // So are pull requests, by the stream's consumers' thread.
+        if api_path(subject)
+            .is_some_and(|p| p.starts_with(b"DIRECT.") || p.starts_with(b"CONSUMER.MSG.NEXT."))
+        {
             return false;
         }
         let (Some(tx), Some(reply)) = (&self.tx, reply) else {
@@ -154,6 +158,7 @@ fn response_type(path: &[u8]) -> Option<&'static str> {
         ["STREAM", "MSG", "DELETE", _] => wire::MSG_DELETE,
         ["STREAM", "SNAPSHOT", _] => super::snapshot::SNAPSHOT,
         ["STREAM", "RESTORE", _] => super::snapshot::RESTORE,
+        ["CONSUMER", rest @ ..] => return consumer::response_type(rest),
         _ => return None,
     })
 }
@@ -178,6 +183,7 @@ fn handle(js: &Arc<JetStream>, jsa: &Arc<JsAccount>, req: &Request) -> Option<(V
         ["STREAM", "MSG", "DELETE", name] => msg_delete(jsa, name, body),
         ["STREAM", "SNAPSHOT", name] => super::snapshot::snapshot(js, jsa, name, body),
         ["STREAM", "RESTORE", name] => super::snapshot::restore(js, jsa, name, body),
+        ["CONSUMER", rest @ ..] => consumer::handle(js, jsa, rest, body),
         _ => return None,
     };
     Some(match result {
@@ -194,7 +200,7 @@ fn error_body(kind: &str, e: &JsError) -> Vec<u8> {
         wire::STREAM_LIST => b",\"total\":0,\"offset\":0,\"limit\":0,\"streams\":[]",
         wire::STREAM_NAMES => b",\"total\":0,\"offset\":0,\"limit\":0,\"streams\":null",
         wire::STREAM_PURGE => b",\"purged\":0",
-        _ => b"",
+        k => consumer::error_extra(k),
     };
     if !extra.is_empty() && v.last() == Some(&b'}') {
         v.pop();
