@@ -49,6 +49,47 @@ CASES = [
 ]
 
 
+# Consumers: strom against nats-server at its default (its consumer state is not fsynced per
+# ack either way; strom's is, under its default). Same shape as CASES.
+CONSUMER_CASES = [
+    ("pull_ack_none_16b", ["jspull", "--size", "16", "--msgs", "400000", "--batch", "1000"],
+     "msgs_per_sec", True, {"nats": 1.2}),
+    ("pull_ack_explicit_16b", ["jspull", "--size", "16", "--msgs", "200000", "--batch", "1000",
+                               "--ack"], "msgs_per_sec", True, {"nats": 1.2}),
+    ("pull_ack_none_1k", ["jspull", "--size", "1024", "--msgs", "200000", "--batch", "1000"],
+     "msgs_per_sec", True, {"nats": 1.2}),
+    ("push_flow_control_16b", ["jspush", "--size", "16", "--msgs", "400000"],
+     "msgs_per_sec", True, {"nats": 1.2}),
+    ("redelivery_storm_10k", ["jsredeliver", "--size", "128", "--msgs", "10000",
+                              "--ack-wait-ms", "1000"], "storm_secs", False, {"nats": 1.0}),
+]
+
+
+def idle_consumers(load: Path, binary: Path, variant: str, consumers: int,
+                   log_dir: Path) -> dict:
+    """Creates `consumers` durable consumers on one stream, lets them sit, and reports the
+    server's resident memory growth and its CPU while idle."""
+    store = Path(tempfile.mkdtemp(prefix=f"jsbench-{variant}-", dir=REPO / "target"))
+    try:
+        with servers.Server(variant, binary, log_dir, server_args(variant, store)) as srv:
+            time.sleep(0.5)
+            before = srv.rss_kib()
+            out = subprocess.run([str(load), "jsidle", "--consumers", str(consumers),
+                                  "--url", srv.url], capture_output=True, text=True,
+                                 timeout=600)
+            if out.returncode != 0:
+                return {"error": out.stderr.strip()[-300:]}
+            time.sleep(2.0)
+            after = srv.rss_kib()
+            cpu0 = srv.cpu_seconds()
+            time.sleep(5.0)
+            cpu = (srv.cpu_seconds() - cpu0) / 5.0 * 100
+            return {"rss_delta_kib": max(after - before, 1), "idle_cpu_pct": cpu,
+                    "rss_kib": after}
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
 def server_args(variant: str, store: Path) -> list[str]:
     if variant == "nats_always":
         conf = store / "always.conf"
@@ -121,6 +162,8 @@ def main() -> int:
     p.add_argument("--nats-bin")
     p.add_argument("--restart-msgs", type=int, default=10_000_000,
                    help="messages in the stream for the restart case (0 skips it)")
+    p.add_argument("--idle-consumers", type=int, default=1000,
+                   help="consumers in the idle-memory case (0 skips it)")
     args = p.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-p", "strom", "-p", "strom-bench"],
@@ -145,7 +188,34 @@ def main() -> int:
                 results.setdefault(name, {}).setdefault(v, []).append(r)
                 shown = r.get(key, r.get("error"))
                 print(f"{name:<22} round {rnd + 1} {v:<12} {key} {shown}", flush=True)
-    cases = list(CASES)
+    for name, load_args, key, higher, targets in CONSUMER_CASES:
+        if wanted and name not in wanted:
+            continue
+        load_args = list(load_args)
+        if args.quick:
+            i = load_args.index("--msgs") + 1
+            load_args[i] = str(max(int(load_args[i]) // 4, 500))
+        for rnd in range(args.rounds):
+            for v in ["strom", "nats"]:
+                r = run(bins / "strom-load", binaries[v], v, load_args, log_dir)
+                results.setdefault(name, {}).setdefault(v, []).append(r)
+                results[name].setdefault("nats_always", [])
+                shown = r.get(key, r.get("error"))
+                print(f"{name:<22} round {rnd + 1} {v:<12} {key} {shown}", flush=True)
+    cases = list(CASES) + list(CONSUMER_CASES)
+    if args.idle_consumers and (not wanted or "idle_consumers" in wanted):
+        name = f"idle_{args.idle_consumers}_consumers"
+        for rnd in range(args.rounds):
+            for v in ["strom", "nats"]:
+                r = idle_consumers(bins / "strom-load", binaries[v], v, args.idle_consumers,
+                                   log_dir)
+                results.setdefault(name, {}).setdefault(v, []).append(r)
+                results.setdefault(name + "_cpu", {}).setdefault(v, []).append(r)
+                results[name].setdefault("nats_always", [])
+                results[name + "_cpu"].setdefault("nats_always", [])
+                print(f"{name:<22} round {rnd + 1} {v:<12} {r}", flush=True)
+        cases.append((name, [], "rss_delta_kib", False, {"nats": 0.7}))
+        cases.append((name + "_cpu", [], "idle_cpu_pct", False, {}))
     if args.restart_msgs and (not wanted or "restart" in wanted):
         msgs = args.restart_msgs // (4 if args.quick else 1)
         name = f"restart_{msgs // 1_000_000}m"

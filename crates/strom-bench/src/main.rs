@@ -98,6 +98,35 @@ enum Command {
         count: u64,
     },
     /// Open many connections with many subscriptions each, print `ready`, and hold them.
+    Jspull {
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        #[arg(long, default_value_t = 200_000)]
+        msgs: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: u64,
+        /// Ack every message (ack policy explicit); otherwise ack policy none.
+        #[arg(long)]
+        ack: bool,
+    },
+    Jspush {
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        #[arg(long, default_value_t = 200_000)]
+        msgs: u64,
+    },
+    Jsredeliver {
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        #[arg(long, default_value_t = 10_000)]
+        msgs: u64,
+        #[arg(long, default_value_t = 1000)]
+        ack_wait_ms: u64,
+    },
+    Jsidle {
+        #[arg(long, default_value_t = 1000)]
+        consumers: u64,
+    },
     Conns {
         #[arg(long, default_value_t = 1000)]
         conns: usize,
@@ -204,6 +233,19 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
                 by_last,
                 count,
             } => scenario::jetstream::get(addr, size, msgs, subjects, by_last, count).await,
+            Command::Jspull {
+                size,
+                msgs,
+                batch,
+                ack,
+            } => scenario::consume::pull(addr, size, msgs, batch, ack).await,
+            Command::Jspush { size, msgs } => scenario::consume::push(addr, size, msgs).await,
+            Command::Jsredeliver {
+                size,
+                msgs,
+                ack_wait_ms,
+            } => scenario::consume::redeliver(addr, size, msgs, ack_wait_ms).await,
+            Command::Jsidle { consumers } => scenario::consume::idle(addr, consumers).await,
             Command::Conns { .. } => unreachable!("handled above"),
         }
     };

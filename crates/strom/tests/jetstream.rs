@@ -3,7 +3,7 @@
 //! messages, purges, persistence across a crash, account info and account limits.
 //!
 //! Every test also runs against nats-server (`STROM_TEST_AGAINST_REFERENCE=1`), which proves
-//! it checks what nats-server really does. Consumers are not covered (issue #6).
+//! it checks what nats-server really does. Consumers are covered by `js_consumers.rs`.
 
 mod common;
 

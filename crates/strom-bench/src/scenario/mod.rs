@@ -2,6 +2,7 @@
 //! it should, and prints a [`crate::report::Report`].
 
 pub mod conns;
+pub mod consume;
 pub mod fanout;
 pub mod jetstream;
 pub mod publish;

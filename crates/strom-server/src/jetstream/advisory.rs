@@ -300,17 +300,19 @@ pub fn consumer_ack_metric(
 #[derive(Serialize)]
 struct Pause<'a> {
     paused: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pause_until: Option<&'a str>,
+    /// Always present, as nats-server's `time.Time` is (`0001-01-01T00:00:00Z` on a resume).
+    pause_until: &'a str,
 }
 
-/// `…CONSUMER.PAUSE.<stream>.<consumer>`.
+/// `…CONSUMER.PAUSE.<stream>.<consumer>`: paused (until `pause_until`), or running again — by
+/// request, or because `pause_until` has passed.
 pub fn consumer_pause(
     server: &crate::server::Shared,
     ctx: &super::ingest::Context,
     stream: &super::stream::Stream,
     consumer: &str,
-    pause_until: Option<&str>,
+    paused: bool,
+    pause_until: &str,
 ) {
     consumer_event(
         server,
@@ -323,7 +325,7 @@ pub fn consumer_pause(
         "io.nats.jetstream.advisory.v1.consumer_pause",
         (&stream.name, consumer),
         Pause {
-            paused: pause_until.is_some(),
+            paused,
             pause_until,
         },
     );

@@ -216,7 +216,8 @@ impl Stream {
         if high == 0 {
             return;
         }
-        for c in self.consumers.read().values() {
+        let consumers: Vec<Arc<Consumer>> = self.consumers.read().values().cloned().collect();
+        for c in consumers {
             let mut inner = c.inner.lock();
             if high >= inner.state.next.max(inner.resume) || !inner.skip.is_empty() {
                 inner.recount = true;

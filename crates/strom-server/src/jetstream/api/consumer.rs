@@ -365,6 +365,7 @@ fn delete(
     stream.drop_unwanted();
     stream.wake_consumers();
     if let Some(server) = js.server.upgrade() {
+        c.release_waiting(&server, &stream);
         advisory::consumer_action(&server, &js.ingest_context(), &stream, name, "delete");
     }
     Ok(json(&wire::SuccessResponse {
@@ -419,7 +420,8 @@ fn pause(
             &js.ingest_context(),
             &stream,
             name,
-            paused.then_some(cfg.pause_until.as_deref().unwrap_or_default()),
+            paused,
+            &wire::time_json(until),
         );
     }
     Ok(json(&PauseResponse {

@@ -80,6 +80,14 @@ pub struct Inner {
     pub unsynced: bool,
     /// Acks counted for `sample_freq`.
     pub acks_seen: u64,
+    /// The consumer thread last saw it paused: the end of the pause is to be advised.
+    pub paused: bool,
+    /// `replay_policy: original` (nats-server's `o.replay`): messages go out as far apart as
+    /// they were stored, up to the stream's last sequence when delivery began (`replay_until`);
+    /// the time of the last message delivered and when it went out; when the next is due.
+    pub replay_until: Option<u64>,
+    pub replay_last: Option<(i64, Instant)>,
+    pub replay_due: Option<Instant>,
 }
 
 pub struct Consumer {
@@ -252,6 +260,10 @@ impl Consumer {
                 heartbeat_at: None,
                 unsynced: false,
                 acks_seen: 0,
+                paused: false,
+                replay_until: None,
+                replay_last: None,
+                replay_due: None,
             }),
             dir,
             closed: AtomicBool::new(false),
@@ -295,6 +307,17 @@ impl Consumer {
             if let Some(parent) = d.parent() {
                 let _ = super::meta::sync_dir(parent);
             }
+        }
+    }
+
+    /// Ends the pull requests waiting on a deleted consumer with nats-server's 409 "Consumer
+    /// Deleted" (async-nats's ordered consumer recreates its consumer on it).
+    pub fn release_waiting(&self, server: &crate::server::Shared, stream: &Stream) {
+        let waiting = std::mem::take(&mut self.inner.lock().waiting);
+        let mut out = crate::client::ServerBatch::new(server);
+        for r in waiting {
+            let hdr = pull::status(409, "Consumer Deleted", "");
+            out.publish(&stream.account, &r.reply, None, Some(&hdr), &[]);
         }
     }
 

@@ -6,30 +6,33 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde::Deserialize;
 
-/// `JSApiConsumerGetNextRequest`.
+use crate::jetstream::stream_config::null_as_default;
+
+/// `JSApiConsumerGetNextRequest`. A `null` is the zero value, as Go decodes it (async-nats sends
+/// `"group":null`, `"min_pending":null` in every request).
 #[derive(Debug, Default, Deserialize)]
 struct NextJson {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     batch: i64,
     /// Nanoseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     expires: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     max_bytes: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     no_wait: bool,
     /// Nanoseconds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     idle_heartbeat: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     group: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     min_pending: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     min_ack_pending: i64,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     priority: i64,
 }
 
@@ -156,6 +159,13 @@ mod tests {
         };
         assert_eq!(text, "Bad Request - heartbeat value too large");
         assert!(matches!(parse("{bad"), Parsed::Refuse(400, _)));
+        // async-nats's form: unset options as nulls.
+        let Parsed::Request(r) = parse(
+            r#"{"batch":3,"expires":1000000000,"max_bytes":0,"min_pending":null,"min_ack_pending":null,"group":null}"#,
+        ) else {
+            panic!("nulls are zero values")
+        };
+        assert_eq!((r.batch, r.group.as_str()), (3, ""));
     }
 
     #[test]

@@ -310,6 +310,15 @@ impl Runner {
         let now_ns = now_nanos();
         let mut wake = TICK;
         for c in self.consumers() {
+            let pause_until = c
+                .config
+                .read()
+                .pause_until
+                .as_deref()
+                .and_then(crate::jetstream::wire::parse_time);
+            if let Some(t) = pause_until.filter(|t| *t > now_ns) {
+                wake = wake.min(Duration::from_nanos((t - now_ns) as u64));
+            }
             let inner = c.inner.lock();
             if let Some(at) = inner.redeliver_at {
                 let d = Duration::from_nanos(at.saturating_sub(now_ns).max(0) as u64);
@@ -322,6 +331,9 @@ impl Runner {
             }
             if let Some(t) = inner.heartbeat_at {
                 wake = wake.min(t.saturating_duration_since(now));
+            }
+            if let Some(t) = inner.replay_due.filter(|t| *t > now) {
+                wake = wake.min(t - now);
             }
         }
         wake
@@ -725,6 +737,16 @@ impl Runner {
             .as_deref()
             .and_then(crate::jetstream::wire::parse_time)
             .is_some_and(|t| t > now);
+        // A pause that ran out is advised, as nats-server's pause timer does (a resume by
+        // request cleared `pause_until` and was advised by the API).
+        let pause_ended = if paused {
+            inner.paused = true;
+            None
+        } else if std::mem::take(&mut inner.paused) {
+            cfg.pause_until.clone()
+        } else {
+            None
+        };
         if !cfg.is_push() {
             self.expire_requests(c, &mut inner, instant, out);
         }
@@ -735,6 +757,9 @@ impl Runner {
             self.push_heartbeat(c, &cfg, &mut inner, instant, out);
         }
         drop(inner);
+        if let Some(until) = pause_ended {
+            advisory::consumer_pause(server, &self.ctx, &self.stream, &c.name, false, &until);
+        }
         self.check_inactive(server, c, &cfg, instant);
     }
 
@@ -837,6 +862,7 @@ impl Runner {
         replies: &mut Replies,
     ) {
         let account = &self.stream.account;
+        inner.replay_due = None;
         if cfg.is_push() {
             let generation = account.sublist.generation();
             let bound = match inner.bound {
@@ -857,6 +883,10 @@ impl Runner {
         let retention = self.stream.config.read().retention;
         let mut budget = DELIVER_BUDGET;
         let mut last_journaled = false;
+        let replay = cfg.replay_policy == ReplayPolicy::Original;
+        if replay && inner.replay_until.is_none() {
+            inner.replay_until = Some(upto);
+        }
         while budget > 0 {
             if cfg.is_push() {
                 if inner.flow.outstanding.is_some() {
@@ -888,6 +918,9 @@ impl Runner {
             let Some((msg, dc)) = self.next_message(c, cfg, inner, upto) else {
                 break;
             };
+            if replay && self.replay_wait(inner, &msg, dc) {
+                break;
+            }
             budget -= 1;
             let cseq = inner
                 .state
@@ -998,13 +1031,16 @@ impl Runner {
             } else if retention != Retention::Limits {
                 replies.acked.push(msg.seq);
             }
+            if replay {
+                inner.replay_last = Some((msg.ts, Instant::now()));
+            }
         }
         if last_journaled {
             let rec = state::record::acked(inner.state.ack_floor, &[]);
             journal(inner, &rec);
         }
-        // No-wait requests end at the end of what there is.
-        if !cfg.is_push() && budget > 0 {
+        // No-wait requests end at the end of what there is (not while a replay waits).
+        if !cfg.is_push() && budget > 0 && inner.replay_due.is_none() {
             let mut keep = std::collections::VecDeque::with_capacity(inner.waiting.len());
             while let Some(r) = inner.waiting.pop_front() {
                 if r.no_wait && (r.expires.is_none() || r.delivered > 0) {
@@ -1021,6 +1057,36 @@ impl Runner {
             }
             inner.waiting = keep;
         }
+    }
+
+    /// `replay_policy: original`: whether `msg`, just taken by `next_message`, must wait to
+    /// be as far from the last delivery as it is from the last message in time (nats-server
+    /// waits when that is over a millisecond, until the replay has caught up). If so, it is
+    /// put back and the consumer is woken when it is due.
+    fn replay_wait(&self, inner: &mut Inner, msg: &strom_store::StoredMsg, dc: u64) -> bool {
+        if inner
+            .replay_until
+            .is_none_or(|until| inner.state.next > until)
+        {
+            return false;
+        }
+        let Some((last_ts, sent)) = inner.replay_last else {
+            return false;
+        };
+        let gap = msg.ts.saturating_sub(last_ts);
+        if gap <= 1_000_000 {
+            return false;
+        }
+        let due = sent + Duration::from_nanos(gap as u64);
+        if Instant::now() >= due {
+            return false;
+        }
+        // A new message is simply found again; a redelivery goes back in its queue.
+        if dc > 1 {
+            inner.state.redeliver.insert(msg.seq);
+        }
+        inner.replay_due = Some(due);
+        true
     }
 
     /// Takes back a delivery that could not go out.
@@ -1062,9 +1128,6 @@ impl Runner {
             && inner.state.pending.len() as i64 >= cfg.max_ack_pending
         {
             return None;
-        }
-        if cfg.replay_policy == ReplayPolicy::Original {
-            // Not paced yet: delivered as fast as instant replay.
         }
         while let Some(&seq) = inner.skip.front() {
             match store.get(seq) {
