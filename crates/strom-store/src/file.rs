@@ -90,7 +90,21 @@ pub struct FileStore {
     compress: bool,
     /// The highest sequence removed since [`Store::take_removed_high`] last asked.
     removed_high: u64,
+    /// Read-ahead for sequential reads (a consumer going through the stream).
+    ahead: std::cell::RefCell<ReadAhead>,
 }
+
+/// Bytes of one segment read ahead of a sequential reader, and where the last read ended.
+#[derive(Default)]
+struct ReadAhead {
+    segment: u64,
+    start: u64,
+    bytes: Bytes,
+    last_end: Option<(u64, u64)>,
+}
+
+/// How much a sequential read fetches at once.
+const READ_AHEAD: u64 = 256 * 1024;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
@@ -164,6 +178,7 @@ impl FileStore {
             segment_max: SEGMENT_MAX,
             compress: false,
             removed_high: 0,
+            ahead: std::cell::RefCell::new(ReadAhead::default()),
         };
         store.index.overhead = store.overhead();
         let mut recovery = Recovery::default();
@@ -541,23 +556,58 @@ impl FileStore {
         })
     }
 
+    /// A record's bytes from its segment file: from the read-ahead when it holds them; a read
+    /// that follows on from the last one fetches [`READ_AHEAD`] bytes at once, so a
+    /// sequential reader makes one system call per many records.
+    fn read_disk(&self, seg: &Segment, loc: Loc, on_disk: u64) -> Result<Bytes, StoreError> {
+        let mut ahead = self.ahead.borrow_mut();
+        let end = loc.offset + u64::from(loc.len);
+        if ahead.segment == loc.segment
+            && loc.offset >= ahead.start
+            && end <= ahead.start + ahead.bytes.len() as u64
+        {
+            let at = (loc.offset - ahead.start) as usize;
+            ahead.last_end = Some((loc.segment, end));
+            return Ok(ahead.bytes.slice(at..at + loc.len as usize));
+        }
+        let sequential = ahead
+            .last_end
+            .is_some_and(|(s, e)| s == loc.segment && loc.offset >= e && loc.offset - e < 4096);
+        ahead.last_end = Some((loc.segment, end));
+        let want = if sequential {
+            (on_disk - loc.offset)
+                .min(READ_AHEAD)
+                .max(u64::from(loc.len))
+        } else {
+            u64::from(loc.len)
+        };
+        let mut buf = vec![0u8; want as usize];
+        seg.file
+            .read_exact_at(&mut buf, loc.offset)
+            .map_err(io(&seg.path))?;
+        let bytes = Bytes::from(buf);
+        if sequential {
+            ahead.segment = loc.segment;
+            ahead.start = loc.offset;
+            ahead.bytes = bytes.clone();
+        }
+        Ok(bytes.slice(..loc.len as usize))
+    }
+
     fn read(&self, seq: u64, loc: Loc) -> Result<StoredMsg, StoreError> {
         let seg = self.segments.get(&loc.segment).ok_or(StoreError::Damaged {
             seq,
             reason: "segment of the record is gone",
         })?;
-        let mut buf = vec![0u8; loc.len as usize];
         // Records still in the write buffer are served from it.
         let on_disk = seg.len - self.pending_in(loc.segment);
-        if loc.offset >= on_disk {
+        let bytes = if loc.offset >= on_disk {
             let start = (loc.offset - on_disk) as usize;
-            buf.copy_from_slice(&self.pending[start..start + loc.len as usize]);
+            Bytes::copy_from_slice(&self.pending[start..start + loc.len as usize])
         } else {
-            seg.file
-                .read_exact_at(&mut buf, loc.offset)
-                .map_err(io(&seg.path))?;
-        }
-        match record::decode_with(&Bytes::from(buf), self.crypto.as_deref()) {
+            self.read_disk(seg, loc, on_disk)?
+        };
+        match record::decode_with(&bytes, self.crypto.as_deref()) {
             Decoded::Record(r, _) if r.seq == seq && r.kind == Kind::Message => Ok(StoredMsg {
                 seq,
                 ts: r.ts,
@@ -714,6 +764,7 @@ impl Store for FileStore {
             let start = (loc.offset - on_disk) as usize;
             self.pending[start..start + over.len()].copy_from_slice(&over);
         } else {
+            *self.ahead.borrow_mut() = ReadAhead::default();
             seg.file
                 .write_all_at(&over, loc.offset)
                 .map_err(io(&seg.path))?;

@@ -8,7 +8,7 @@
 //! answered as clients do.
 //!
 //! `jsredeliver`: every message is delivered and left unacknowledged; the run times how long
-//! after their ack wait the whole lot comes back (the redelivery storm).
+//! after the first ack wait runs out the whole lot is back (the redelivery storm).
 //!
 //! `jsidle`: creates many durable consumers on one stream and leaves them idle (the harness
 //! measures the server's memory and CPU).
@@ -315,7 +315,7 @@ pub async fn redeliver(addr: &str, size: usize, msgs: u64, ack_wait_ms: u64) -> 
     }
     conn.write_all(&out).await?;
     let (mut first, mut again) = (0u64, 0u64);
-    let mut delivered_at = None;
+    let mut started_at = None;
     let mut first_again = None;
     while again < msgs {
         conn.read_some().await?;
@@ -327,9 +327,7 @@ pub async fn redeliver(addr: &str, size: usize, msgs: u64, ack_wait_ms: u64) -> 
                 match m.reply.map(delivery_count) {
                     Some(1) => {
                         first += 1;
-                        if first == msgs {
-                            delivered_at = Some(Instant::now());
-                        }
+                        started_at.get_or_insert_with(Instant::now);
                     }
                     Some(_) => {
                         again += 1;
@@ -343,11 +341,13 @@ pub async fn redeliver(addr: &str, size: usize, msgs: u64, ack_wait_ms: u64) -> 
         conn.flush_out().await?;
     }
     let done = Instant::now();
-    let delivered_at = delivered_at.context("first deliveries incomplete")?;
+    ensure!(first == msgs, "{first} of {msgs} first deliveries");
+    let started_at = started_at.context("no first deliveries")?;
     let wait = Duration::from_millis(ack_wait_ms);
-    // From when the last first delivery's ack wait ran out to the last redelivery.
+    // From when the first delivery's ack wait ran out to the last redelivery: the storm's
+    // length, however the first deliveries were spread.
     let storm = done
-        .saturating_duration_since(delivered_at + wait)
+        .saturating_duration_since(started_at + wait)
         .as_secs_f64();
     let spread = first_again
         .map(|t| done.duration_since(t).as_secs_f64())
@@ -359,7 +359,7 @@ pub async fn redeliver(addr: &str, size: usize, msgs: u64, ack_wait_ms: u64) -> 
         .float("storm_secs", storm)
         .float("spread_secs", spread)
         .print(&format!(
-            "jsredeliver {msgs} msgs: all redelivered {:.3}s after their ack wait (first to last {spread:.3}s)",
+            "jsredeliver {msgs} msgs: all redelivered {:.3}s after the first ack wait ran out (first to last redelivery {spread:.3}s)",
             storm
         ));
     Ok(())

@@ -274,15 +274,12 @@ impl<'a> ServerBatch<'a> {
         delivered
     }
 
-    /// Queues one message for the subscribers of `to`, with `subject` on its `MSG` line — a
-    /// JetStream consumer's delivery, which carries the stream message's subject to the
-    /// consumer's inbox. With `group`, only that queue group's members (one of them) take it.
-    /// Returns whether anyone received it.
-    pub(crate) fn deliver_to(
+    /// Queues one message for the subscriptions of `route` (the match of a consumer's inbox
+    /// or deliver subject, which the consumer keeps), with the stream message's subject on
+    /// its `MSG` line. Returns whether anyone received it.
+    pub(crate) fn deliver_matched(
         &mut self,
-        account: &crate::account::Account,
-        to: &[u8],
-        group: Option<&[u8]>,
+        route: &crate::sublist::SubResult,
         msg: Frame<'_>,
     ) -> bool {
         let (subject, reply, headers, payload) = msg;
@@ -296,17 +293,7 @@ impl<'a> ServerBatch<'a> {
         };
         let rng = &mut self.rng;
         let mut pick = |n: usize| rand::Rng::gen_range(rng, 0..n);
-        let mut result = account.sublist.matches(to);
-        if let Some(g) = group {
-            result = crate::sublist::SubResult {
-                psubs: Vec::new(),
-                qsubs: std::mem::take(&mut result.qsubs)
-                    .into_iter()
-                    .filter(|(name, _)| &name[..] == g)
-                    .collect(),
-            };
-        }
-        deliver_all(self.server, &result, &msg, None, &mut pick, &mut self.wake)
+        deliver_all(self.server, route, &msg, None, &mut pick, &mut self.wake)
     }
 
     /// Hands every receiver's queued frames to the kernel.

@@ -16,7 +16,7 @@ mod trace;
 mod writer;
 
 pub use close::CloseReason;
-pub(crate) use deliver::{publish_from_server, ServerBatch};
+pub(crate) use deliver::{publish_from_server, Frame, ServerBatch};
 pub use handle::ClientHandle;
 pub use outbound::{Outbound, Push};
 pub(crate) use reader::serve;

@@ -49,6 +49,36 @@ pub struct FlowControl {
     pub outstanding: Option<(Bytes, i64)>,
 }
 
+/// The subscriptions a consumer delivers to (an inbox, a deliver subject), matched once and
+/// kept while the account's sublist is unchanged.
+#[derive(Default)]
+pub struct Route {
+    generation: u64,
+    matched: Option<crate::sublist::SubResult>,
+}
+
+impl Route {
+    /// The match of `to` (only `group`'s members, with a deliver group).
+    pub fn get(
+        &mut self,
+        account: &crate::account::Account,
+        to: &[u8],
+        group: Option<&[u8]>,
+    ) -> &crate::sublist::SubResult {
+        let generation = account.sublist.generation();
+        if self.generation != generation || self.matched.is_none() {
+            let mut r = account.sublist.matches(to);
+            if let Some(g) = group {
+                r.psubs.clear();
+                r.qsubs.retain(|(name, _)| &name[..] == g);
+            }
+            self.generation = generation;
+            self.matched = Some(r);
+        }
+        self.matched.get_or_insert_with(Default::default)
+    }
+}
+
 /// nats-server's `JsFlowControlMaxPending`.
 pub const FLOW_CONTROL_MAX: i64 = 32 * 1024 * 1024;
 
@@ -69,8 +99,8 @@ pub struct Inner {
     pub resume: u64,
     /// When pending messages must next be checked for redelivery (nanoseconds).
     pub redeliver_at: Option<i64>,
-    /// Push: the sublist generation interest was last checked at, and the answer.
-    pub bound: Option<(u64, bool)>,
+    /// Push: who the deliver subject reaches.
+    pub route: Route,
     /// Last sign of life (a pull request, interest in the deliver subject).
     pub active_at: Instant,
     pub flow: FlowControl,
@@ -250,7 +280,7 @@ impl Consumer {
                 skip: VecDeque::new(),
                 resume: 0,
                 redeliver_at: None,
-                bound: None,
+                route: Route::default(),
                 active_at: Instant::now(),
                 flow: FlowControl {
                     window: FLOW_CONTROL_MAX / 16,
@@ -294,7 +324,7 @@ impl Consumer {
         let mut inner = self.inner.lock();
         inner.recount = true;
         inner.redeliver_at = Some(0);
-        inner.bound = None;
+        inner.route = Route::default();
         Ok(())
     }
 

@@ -37,7 +37,6 @@ struct NextJson {
 }
 
 /// A request waiting for messages.
-#[derive(Debug)]
 pub struct PullRequest {
     pub reply: Bytes,
     /// Messages still wanted.
@@ -52,6 +51,8 @@ pub struct PullRequest {
     pub next_heartbeat: Option<Instant>,
     /// Priority-group fields (validated, not otherwise used yet).
     pub group: String,
+    /// Who receives what is sent to `reply`.
+    pub route: super::Route,
 }
 
 /// What a request asked for, or why it is refused.
@@ -76,6 +77,7 @@ impl PullRequest {
             heartbeat: None,
             next_heartbeat: None,
             group: String::new(),
+            route: super::Route::default(),
         };
         if trimmed.first() == Some(&b'{') {
             let j: NextJson = match serde_json::from_slice(trimmed) {

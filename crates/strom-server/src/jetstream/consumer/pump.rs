@@ -166,6 +166,7 @@ impl Pump {
             stream: stream.clone(),
             ctx,
             last_sync: Instant::now(),
+            busy: std::cell::Cell::new(false),
         };
         let thread = std::thread::Builder::new()
             .name(format!("strom-consumers-{name}"))
@@ -201,6 +202,8 @@ struct Runner {
     stream: Arc<Stream>,
     ctx: ingest::Context,
     last_sync: Instant,
+    /// A consumer stopped at its delivery budget with more to send.
+    busy: std::cell::Cell<bool>,
 }
 
 /// A parsed acknowledgement body.
@@ -306,6 +309,9 @@ impl Runner {
 
     /// How long the thread may sleep: until the earliest timer of any consumer.
     fn next_wake(&self) -> Duration {
+        if self.busy.replace(false) {
+            return Duration::ZERO;
+        }
         let now = Instant::now();
         let now_ns = now_nanos();
         let mut wake = TICK;
@@ -440,20 +446,26 @@ impl Runner {
         replies: &mut Replies,
     ) -> Option<(Bytes, Bytes)> {
         let (dc, sseq, dseq) = ack_info(subject)?;
-        let cfg = c.config.read().clone();
-        let policy = cfg.ack_policy;
+        // Only what an ack needs: this runs for every ack.
+        let (policy, ack_wait, freq) = {
+            let cfg = c.config.read();
+            let freq: u64 = cfg.sample_freq.trim_end_matches('%').parse().unwrap_or(0);
+            (cfg.ack_policy, cfg.ack_wait, freq)
+        };
         let mut inner = c.inner.lock();
         let mut answer = true;
         let mut next = None;
         let mut apply_ack = |inner: &mut Inner, sample: bool| -> bool {
+            let delivered_at = inner.state.pending.get(&sseq).map(|p| p.ts);
             let done: Acked = inner.state.ack(sseq, dseq, policy, now);
             if !done.seqs.is_empty() {
                 let rec = state::record::acked(inner.state.ack_floor, &done.seqs);
                 journal(inner, &rec);
                 inner.unsynced = true;
                 replies.acked.extend_from_slice(&done.seqs);
-                if sample {
-                    self.sample(server, c, &cfg, inner, sseq, dseq, dc, now);
+                if sample && freq > 0 {
+                    let took = now - delivered_at.unwrap_or(inner.state.last_delivered);
+                    self.sample(server, c, freq, inner, (dseq, sseq, dc), took);
                 }
             }
             sseq < inner.state.next || !inner.skip.is_empty()
@@ -492,7 +504,7 @@ impl Runner {
                         Some(d) => {
                             inner.state.redeliver.remove(&sseq);
                             if let Some(p) = inner.state.pending.get_mut(&sseq) {
-                                p.ts = now - cfg.ack_wait + d;
+                                p.ts = now - ack_wait + d;
                             }
                             let at = now + d;
                             inner.redeliver_at = Some(inner.redeliver_at.map_or(at, |t| t.min(at)));
@@ -521,42 +533,28 @@ impl Runner {
         next
     }
 
-    /// `$JS.EVENT.METRIC.CONSUMER.ACK` for a sampled share of acks.
-    #[allow(clippy::too_many_arguments)]
+    /// `$JS.EVENT.METRIC.CONSUMER.ACK` for a sampled share (`freq` percent) of acks; `took` is
+    /// the time from delivery to ack.
     fn sample(
         &self,
         server: &Arc<crate::server::Shared>,
         c: &Consumer,
-        cfg: &ConsumerConfig,
+        freq: u64,
         inner: &mut Inner,
-        sseq: u64,
-        dseq: u64,
-        dc: u64,
-        now: i64,
+        (dseq, sseq, dc): (u64, u64, u64),
+        took: i64,
     ) {
-        if cfg.sample_freq.is_empty() {
-            return;
-        }
-        let freq: u64 = cfg.sample_freq.trim_end_matches('%').parse().unwrap_or(0);
-        if freq == 0 {
-            return;
-        }
         inner.acks_seen += 1;
         if freq < 100 && rand::random::<u64>() % 100 >= freq {
             return;
         }
-        let delivered_at = inner
-            .state
-            .pending
-            .get(&sseq)
-            .map_or(inner.state.last_delivered, |p| p.ts);
         advisory::consumer_ack_metric(
             server,
             &self.ctx,
             &self.stream,
             &c.name,
             (dseq, sseq, dc),
-            (now - delivered_at).max(0),
+            took.max(0),
         );
     }
 
@@ -864,16 +862,12 @@ impl Runner {
         let account = &self.stream.account;
         inner.replay_due = None;
         if cfg.is_push() {
-            let generation = account.sublist.generation();
-            let bound = match inner.bound {
-                Some((g, b)) if g == generation => b,
-                _ => {
-                    let b = super::stream_interest(&self.stream, cfg);
-                    inner.bound = Some((generation, b));
-                    b
-                }
-            };
-            if !bound {
+            let group = (!cfg.deliver_group.is_empty()).then_some(cfg.deliver_group.as_bytes());
+            if inner
+                .route
+                .get(account, cfg.deliver_subject.as_bytes(), group)
+                .is_empty()
+            {
                 return;
             }
             inner.active_at = Instant::now();
@@ -882,39 +876,13 @@ impl Runner {
         }
         let retention = self.stream.config.read().retention;
         let mut budget = DELIVER_BUDGET;
-        let mut last_journaled = false;
+        let mut floor_moved = false;
         let replay = cfg.replay_policy == ReplayPolicy::Original;
         if replay && inner.replay_until.is_none() {
             inner.replay_until = Some(upto);
         }
-        while budget > 0 {
-            if cfg.is_push() {
-                if inner.flow.outstanding.is_some() {
-                    if inner.flow.bytes > inner.flow.window {
-                        break;
-                    }
-                } else if cfg.flow_control && inner.flow.bytes > inner.flow.window {
-                    break;
-                }
-            } else {
-                // Requests without interest go.
-                while let Some(r) = inner.waiting.front() {
-                    if r.batch > 0 && !account.sublist.matches(&r.reply).is_empty() {
-                        break;
-                    }
-                    if r.batch <= 0 && r.delivered > 0 {
-                        inner.waiting.pop_front();
-                        continue;
-                    }
-                    if r.batch <= 0 {
-                        break;
-                    }
-                    inner.waiting.pop_front();
-                }
-                if inner.waiting.front().is_none_or(|r| r.batch <= 0) {
-                    break;
-                }
-            }
+        let mut ack_reply = String::with_capacity(128);
+        while budget > 0 && self.can_send(cfg, inner) {
             let Some((msg, dc)) = self.next_message(c, cfg, inner, upto) else {
                 break;
             };
@@ -922,120 +890,67 @@ impl Runner {
                 break;
             }
             budget -= 1;
-            let cseq = inner
-                .state
-                .deliver(msg.seq, dc, cfg.ack_policy, now_nanos());
-            if dc == 1 && !inner.skip.is_empty() && inner.skip.front() == Some(&msg.seq) {
-                inner.skip.pop_front();
-                if inner.skip.is_empty() {
-                    inner.state.next = inner.state.next.max(inner.resume);
-                    inner.recount = true;
-                }
-            } else if dc == 1 && msg.seq <= inner.counted_to {
-                inner.num_pending = inner.num_pending.saturating_sub(1);
-            }
-            let pending = Consumer::num_pending(inner);
-            let ack_reply = format!(
-                "$JS.ACK.{}.{}.{dc}.{}.{cseq}.{}.{pending}",
-                self.stream.name, c.name, msg.seq, msg.ts
+            let now = now_nanos();
+            let cseq = inner.state.deliver(msg.seq, dc, cfg.ack_policy, now);
+            count_delivery(inner, msg.seq, dc);
+            write_ack_reply(
+                &mut ack_reply,
+                (&self.stream.name, &c.name),
+                [
+                    dc,
+                    msg.seq,
+                    cseq,
+                    msg.ts as u64,
+                    Consumer::num_pending(inner),
+                ],
             );
-            let mut hdr: Option<Vec<u8>> = (!msg.headers.is_empty()).then(|| msg.headers.to_vec());
-            let mut payload = msg.payload.clone();
-            if cfg.headers_only {
-                hdr = Some(
-                    headers::Builder::extend(&msg.headers)
-                        .add("Nats-Msg-Size", msg.payload.len().to_string().as_bytes())
-                        .finish(),
-                );
-                payload = Bytes::new();
-            }
-            let size = (msg.subject.len()
-                + ack_reply.len()
-                + hdr.as_ref().map_or(0, Vec::len)
-                + payload.len()) as i64;
-            let frame = (
-                &msg.subject[..],
-                Some(ack_reply.as_bytes()),
-                hdr.as_deref(),
-                &payload[..],
-            );
-            if cfg.is_push() {
-                let group = (!cfg.deliver_group.is_empty()).then_some(cfg.deliver_group.as_bytes());
-                out.deliver_to(account, cfg.deliver_subject.as_bytes(), group, frame);
-                inner.heartbeat_at = (cfg.idle_heartbeat > 0)
-                    .then(|| Instant::now() + Duration::from_nanos(cfg.idle_heartbeat as u64));
-                if cfg.flow_control {
-                    inner.flow.bytes += size;
-                    if inner.flow.outstanding.is_none() && inner.flow.bytes > inner.flow.window / 2
-                    {
-                        let id = format!(
-                            "$JS.FC.{}.{}.{}",
-                            self.stream.name,
-                            c.name,
-                            crate::jetstream::wire::random_token(4)
-                        );
-                        let id = Bytes::from(id.into_bytes());
-                        inner.flow.outstanding = Some((id.clone(), inner.flow.bytes));
-                        out.publish(
-                            account,
-                            cfg.deliver_subject.as_bytes(),
-                            Some(&id),
-                            Some(b"NATS/1.0 100 FlowControl Request\r\n\r\n"),
-                            &[],
-                        );
-                    }
-                }
-            } else if let Some(mut r) = inner.waiting.pop_front() {
-                if r.max_bytes > 0 {
-                    if size > r.max_bytes {
-                        // Could not go: undo, and end the request.
-                        let hdr = pull::status(
-                            409,
-                            "Message Size Exceeds MaxBytes",
-                            &r.pending_headers(),
-                        );
-                        out.publish(account, &r.reply, None, Some(&hdr), &[]);
-                        self.undo(inner, msg.seq, dc);
-                        continue;
-                    }
-                    r.max_bytes -= size;
-                    if r.max_bytes == 0 {
-                        r.batch = 1;
-                    }
-                }
-                out.deliver_to(account, &r.reply, None, frame);
-                r.batch -= 1;
-                r.delivered += 1;
-                if let Some(hb) = r.heartbeat {
-                    r.next_heartbeat = Some(Instant::now() + hb);
-                }
-                if r.batch > 0 {
-                    inner.waiting.push_back(r);
-                }
-            }
-            // Journal the delivery (ack none: just where it stands, once per round).
-            if cfg.ack_policy == AckPolicy::None {
-                last_journaled = true;
+            let only_headers;
+            let (hdr, payload): (Option<&[u8]>, &[u8]) = if cfg.headers_only {
+                only_headers = headers::Builder::extend(&msg.headers)
+                    .add("Nats-Msg-Size", msg.payload.len().to_string().as_bytes())
+                    .finish();
+                (Some(&only_headers), &[])
             } else {
-                let rec =
-                    state::record::delivered(msg.seq, cseq, dc, now_nanos(), inner.state.next);
-                journal(inner, &rec);
-            }
-            let ack_wait = match cfg.backoff.len() {
-                0 => cfg.ack_wait,
-                n => cfg.backoff[((dc - 1) as usize).min(n - 1)],
+                (
+                    (!msg.headers.is_empty()).then_some(&msg.headers[..]),
+                    &msg.payload,
+                )
             };
-            if cfg.ack_policy != AckPolicy::None {
-                let at = now_nanos() + ack_wait;
+            let size =
+                (msg.subject.len() + ack_reply.len() + hdr.map_or(0, <[u8]>::len) + payload.len())
+                    as i64;
+            let frame = (&msg.subject[..], Some(ack_reply.as_bytes()), hdr, payload);
+            if cfg.is_push() {
+                self.send_push(c, cfg, inner, frame, size, out);
+            } else if !self.send_pull(inner, frame, size, out) {
+                self.undo(inner, msg.seq, dc);
+                continue;
+            }
+            // Journal the delivery (ack none: where it stands, once per round).
+            if cfg.ack_policy == AckPolicy::None {
+                floor_moved = true;
+                if retention != Retention::Limits {
+                    replies.acked.push(msg.seq);
+                }
+            } else {
+                let rec = state::record::delivered(msg.seq, cseq, dc, now, inner.state.next);
+                journal(inner, &rec);
+                let wait = match cfg.backoff.len() {
+                    0 => cfg.ack_wait,
+                    n => cfg.backoff[((dc - 1) as usize).min(n - 1)],
+                };
+                let at = now + wait;
                 inner.redeliver_at = Some(inner.redeliver_at.map_or(at, |t| t.min(at)));
-            } else if retention != Retention::Limits {
-                replies.acked.push(msg.seq);
             }
             if replay {
                 inner.replay_last = Some((msg.ts, Instant::now()));
             }
         }
-        if last_journaled {
+        if budget == 0 {
+            // More to do: the thread goes round again at once.
+            self.busy.set(true);
+        }
+        if floor_moved {
             let rec = state::record::acked(inner.state.ack_floor, &[]);
             journal(inner, &rec);
         }
@@ -1044,19 +959,119 @@ impl Runner {
             let mut keep = std::collections::VecDeque::with_capacity(inner.waiting.len());
             while let Some(r) = inner.waiting.pop_front() {
                 if r.no_wait && (r.expires.is_none() || r.delivered > 0) {
-                    out.publish(
-                        account,
-                        &r.reply,
-                        None,
-                        Some(&pull::status(404, "No Messages", "")),
-                        &[],
-                    );
+                    let hdr = pull::status(404, "No Messages", "");
+                    out.publish(account, &r.reply, None, Some(&hdr), &[]);
                 } else {
                     keep.push_back(r);
                 }
             }
             inner.waiting = keep;
         }
+    }
+
+    /// Whether a message may go now: push within its flow-control window, pull with a
+    /// request waiting (requests whose requester is gone are dropped on the way).
+    fn can_send(&self, cfg: &ConsumerConfig, inner: &mut Inner) -> bool {
+        if cfg.is_push() {
+            return !cfg.flow_control || inner.flow.bytes <= inner.flow.window;
+        }
+        let account = &self.stream.account;
+        while let Some(r) = inner.waiting.front_mut() {
+            if r.batch <= 0 {
+                if r.delivered > 0 {
+                    inner.waiting.pop_front();
+                    continue;
+                }
+                return false;
+            }
+            if !r.route.get(account, &r.reply, None).is_empty() {
+                return true;
+            }
+            inner.waiting.pop_front();
+        }
+        false
+    }
+
+    /// A push delivery, with its flow-control accounting and request.
+    fn send_push(
+        &self,
+        c: &Consumer,
+        cfg: &ConsumerConfig,
+        inner: &mut Inner,
+        frame: crate::client::Frame<'_>,
+        size: i64,
+        out: &mut ServerBatch,
+    ) {
+        let account = &self.stream.account;
+        let group = (!cfg.deliver_group.is_empty()).then_some(cfg.deliver_group.as_bytes());
+        out.deliver_matched(
+            inner
+                .route
+                .get(account, cfg.deliver_subject.as_bytes(), group),
+            frame,
+        );
+        if cfg.idle_heartbeat > 0 {
+            inner.heartbeat_at =
+                Some(Instant::now() + Duration::from_nanos(cfg.idle_heartbeat as u64));
+        }
+        if !cfg.flow_control {
+            return;
+        }
+        inner.flow.bytes += size;
+        if inner.flow.outstanding.is_none() && inner.flow.bytes > inner.flow.window / 2 {
+            let id = format!(
+                "$JS.FC.{}.{}.{}",
+                self.stream.name,
+                c.name,
+                crate::jetstream::wire::random_token(4)
+            );
+            let id = Bytes::from(id.into_bytes());
+            inner.flow.outstanding = Some((id.clone(), inner.flow.bytes));
+            out.publish(
+                account,
+                cfg.deliver_subject.as_bytes(),
+                Some(&id),
+                Some(b"NATS/1.0 100 FlowControl Request\r\n\r\n"),
+                &[],
+            );
+        }
+    }
+
+    /// A delivery to the request at the head of the queue, which goes to the back while it
+    /// wants more; `false` (and the request ended with a 409) when the message is larger
+    /// than the bytes it has left.
+    fn send_pull(
+        &self,
+        inner: &mut Inner,
+        frame: crate::client::Frame<'_>,
+        size: i64,
+        out: &mut ServerBatch,
+    ) -> bool {
+        let account = &self.stream.account;
+        let Some(mut r) = inner.waiting.pop_front() else {
+            return false;
+        };
+        if r.max_bytes > 0 {
+            if size > r.max_bytes {
+                let hdr = pull::status(409, "Message Size Exceeds MaxBytes", &r.pending_headers());
+                out.publish(account, &r.reply, None, Some(&hdr), &[]);
+                return false;
+            }
+            r.max_bytes -= size;
+            if r.max_bytes == 0 {
+                r.batch = 1;
+            }
+        }
+        out.deliver_matched(r.route.get(account, &r.reply, None), frame);
+        r.batch -= 1;
+        r.delivered += 1;
+        if let Some(hb) = r.heartbeat {
+            r.next_heartbeat = Some(Instant::now() + hb);
+        }
+        if r.batch > 0 {
+            inner.waiting.push_back(r);
+        }
+        true
     }
 
     /// `replay_policy: original`: whether `msg`, just taken by `next_message`, must wait to
@@ -1245,6 +1260,52 @@ impl Runner {
     }
 }
 
+/// Keeps `num_pending` and the `last_per_subject` list in step with a delivery.
+fn count_delivery(inner: &mut Inner, seq: u64, dc: u64) {
+    if dc != 1 {
+        return;
+    }
+    if inner.skip.front() == Some(&seq) {
+        inner.skip.pop_front();
+        if inner.skip.is_empty() {
+            inner.state.next = inner.state.next.max(inner.resume);
+            inner.recount = true;
+        }
+    } else if seq <= inner.counted_to {
+        inner.num_pending = inner.num_pending.saturating_sub(1);
+    }
+}
+
+/// `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>`,
+/// written into `out` without the formatting machinery (it is built for every delivery).
+fn write_ack_reply(out: &mut String, (stream, consumer): (&str, &str), numbers: [u64; 5]) {
+    out.clear();
+    out.push_str("$JS.ACK.");
+    out.push_str(stream);
+    out.push('.');
+    out.push_str(consumer);
+    for n in numbers {
+        out.push('.');
+        push_u64(out, n);
+    }
+}
+
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for d in &digits[i..] {
+        out.push(char::from(*d));
+    }
+}
+
 /// `NATS/1.0 100 Idle Heartbeat` with the last consumer and stream sequences, and the
 /// outstanding flow-control subject while stalled.
 fn heartbeat_frame(dseq: u64, sseq: u64, stalled: Option<&[u8]>) -> Vec<u8> {
@@ -1283,6 +1344,15 @@ mod tests {
         assert_eq!(nak_delay(b" 500ms"), Some(500_000_000));
         assert_eq!(nak_delay(b" {\"delay\":2000}"), Some(2000));
         assert_eq!(nak_delay(b""), None);
+    }
+
+    #[test]
+    fn ack_replies_are_written_like_format() {
+        let mut s = String::new();
+        write_ack_reply(&mut s, ("S", "C"), [1, 20, 300, 1_700_000_000_123, 0]);
+        assert_eq!(s, "$JS.ACK.S.C.1.20.300.1700000000123.0");
+        write_ack_reply(&mut s, ("S", "C"), [u64::MAX, 9, 10, 0, 7]);
+        assert_eq!(s, format!("$JS.ACK.S.C.{}.9.10.0.7", u64::MAX));
     }
 
     #[test]
