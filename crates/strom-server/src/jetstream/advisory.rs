@@ -330,3 +330,100 @@ pub fn consumer_pause(
         },
     );
 }
+
+#[derive(Serialize)]
+struct GroupEvent<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    id: String,
+    timestamp: String,
+    account: &'a str,
+    stream: &'a str,
+    consumer: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    group: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pinned_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+fn group_event(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    (kind, event): (&'static str, &str),
+    group: &str,
+    (pinned_id, reason): (Option<&str>, Option<&str>),
+) {
+    let account = &stream.account;
+    let subject = format!(
+        "$JS.EVENT.ADVISORY.CONSUMER.{event}.{}.{consumer}",
+        stream.name
+    );
+    if account.sublist.matches(subject.as_bytes()).is_empty() {
+        return;
+    }
+    let e = GroupEvent {
+        kind,
+        id: crate::system::event_id(),
+        timestamp: wire::format_time(chrono::Utc::now()),
+        account: &account.name,
+        stream: &stream.name,
+        consumer,
+        domain: ctx.domain.as_deref(),
+        group,
+        pinned_id,
+        reason,
+    };
+    if let Ok(body) = serde_json::to_vec(&e) {
+        crate::client::publish_from_server(server, account, subject.as_bytes(), None, None, &body);
+    }
+}
+
+/// `…CONSUMER.PINNED.<stream>.<consumer>`: a requester got the pin of a priority group.
+pub fn consumer_pinned(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &super::consumer::Consumer,
+    pin: &super::consumer::priority::Pin,
+) {
+    group_event(
+        server,
+        ctx,
+        stream,
+        &consumer.name,
+        (
+            "io.nats.jetstream.advisory.v1.consumer_group_pinned",
+            "PINNED",
+        ),
+        &pin.group,
+        (Some(&pin.id), None),
+    );
+}
+
+/// `…CONSUMER.UNPINNED.<stream>.<consumer>`, with the reason: `timeout` or `admin`.
+pub fn consumer_unpinned(
+    server: &crate::server::Shared,
+    ctx: &super::ingest::Context,
+    stream: &super::stream::Stream,
+    consumer: &str,
+    group: &str,
+    reason: &str,
+) {
+    group_event(
+        server,
+        ctx,
+        stream,
+        consumer,
+        (
+            "io.nats.jetstream.advisory.v1.consumer_group_unpinned",
+            "UNPINNED",
+        ),
+        group,
+        (None, Some(reason)),
+    );
+}

@@ -69,7 +69,7 @@ pub fn handle(
         ["LIST", stream] => list(jsa, stream, body),
         ["DELETE", stream, name] => delete(js, jsa, stream, name),
         ["PAUSE", stream, name] => pause(js, jsa, stream, name, body),
-        ["UNPIN", stream, name] => unpin(jsa, stream, name, body),
+        ["UNPIN", stream, name] => unpin(js, jsa, stream, name, body),
         ["LEADER", "STEPDOWN", _, _] => Err(JsError::Text(
             503,
             10010,
@@ -444,7 +444,13 @@ struct TypeOnly {
     kind: &'static str,
 }
 
-fn unpin(jsa: &JsAccount, stream: &str, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
+fn unpin(
+    js: &Arc<JetStream>,
+    jsa: &JsAccount,
+    stream: &str,
+    name: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, JsError> {
     let req: UnpinRequest =
         serde_json::from_slice(body).map_err(|e| JsError::InvalidJson(e.to_string()))?;
     if req.group.is_empty() {
@@ -466,6 +472,20 @@ fn unpin(jsa: &JsAccount, stream: &str, name: &str, body: &[u8]) -> Result<Vec<u
             10160,
             "Provided priority group does not exist for this consumer".into(),
         ));
+    }
+    let unpinned = c.inner.lock().pin.take().is_some();
+    if unpinned {
+        stream.wake_consumers();
+        if let Some(server) = js.server.upgrade() {
+            advisory::consumer_unpinned(
+                &server,
+                &js.ingest_context(),
+                &stream,
+                name,
+                &req.group,
+                "admin",
+            );
+        }
     }
     Ok(json(&TypeOnly { kind: UNPIN }))
 }

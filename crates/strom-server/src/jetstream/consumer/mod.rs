@@ -10,6 +10,7 @@
 //!
 //! On disk (durable consumers of file streams): `<stream>/obs/<name>/{meta.json,state.log}`.
 
+pub mod priority;
 pub mod pull;
 pub mod pump;
 pub mod state;
@@ -118,6 +119,12 @@ pub struct Inner {
     pub replay_until: Option<u64>,
     pub replay_last: Option<(i64, Instant)>,
     pub replay_due: Option<Instant>,
+    /// `rate_limit_bps`: bytes the consumer may send now, as of when; and when the next
+    /// message may go once they ran out.
+    pub rate: Option<(f64, Instant)>,
+    pub rate_due: Option<Instant>,
+    /// `pinned_client`: the requester served.
+    pub pin: Option<priority::Pin>,
 }
 
 pub struct Consumer {
@@ -294,6 +301,9 @@ impl Consumer {
                 replay_until: None,
                 replay_last: None,
                 replay_due: None,
+                rate: None,
+                rate_due: None,
+                pin: None,
             }),
             dir,
             closed: AtomicBool::new(false),
@@ -436,6 +446,7 @@ impl Consumer {
             pause_remaining: paused.map(|t| t - wire::now_nanos()),
             push_bound,
             ts: wire::format_time(chrono::Utc::now()),
+            priority_groups: priority::info(&cfg, &inner),
         }
     }
 }
@@ -486,6 +497,8 @@ pub struct InfoJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub push_bound: Option<bool>,
     pub ts: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority_groups: Option<Vec<priority::GroupState>>,
 }
 
 fn consumer_dir(stream: &Stream, name: &str, config: &ConsumerConfig) -> Option<PathBuf> {

@@ -49,15 +49,20 @@ pub struct PullRequest {
     pub no_wait: bool,
     pub heartbeat: Option<Duration>,
     pub next_heartbeat: Option<Instant>,
-    /// Priority-group fields (validated, not otherwise used yet).
+    /// Priority groups: the group, the pin id the requester holds (pinned_client), the
+    /// thresholds below which it is passed over (overflow), its priority (prioritized).
     pub group: String,
+    pub pin: String,
+    pub min_pending: i64,
+    pub min_ack_pending: i64,
+    pub priority: i64,
     /// Who receives what is sent to `reply`.
     pub route: super::Route,
 }
 
 /// What a request asked for, or why it is refused.
 pub enum Parsed {
-    Request(PullRequest),
+    Request(Box<PullRequest>),
     /// A status frame to answer with: `NATS/1.0 <code> <text>`.
     Refuse(u16, String),
 }
@@ -77,6 +82,10 @@ impl PullRequest {
             heartbeat: None,
             next_heartbeat: None,
             group: String::new(),
+            pin: String::new(),
+            min_pending: 0,
+            min_ack_pending: 0,
+            priority: 0,
             route: super::Route::default(),
         };
         if trimmed.first() == Some(&b'{') {
@@ -103,14 +112,17 @@ impl PullRequest {
                 });
             }
             req.group = j.group;
-            let _ = (j.id, j.min_pending, j.min_ack_pending, j.priority);
+            req.pin = j.id;
+            req.min_pending = j.min_pending;
+            req.min_ack_pending = j.min_ack_pending;
+            req.priority = j.priority;
         } else if let Some(n) = std::str::from_utf8(trimmed)
             .ok()
             .and_then(|s| s.parse::<i64>().ok())
         {
             req.batch = n;
         }
-        Parsed::Request(req)
+        Parsed::Request(Box::new(req))
     }
 
     /// `Nats-Pending-Messages` / `Nats-Pending-Bytes` headers of a status frame.

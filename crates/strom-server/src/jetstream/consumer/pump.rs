@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use strom_proto::headers;
 
+use super::priority;
 use super::pull::{self, Parsed, PullRequest};
 use super::state::{self, Acked};
 use super::{journal, Consumer, Inner};
@@ -338,8 +339,12 @@ impl Runner {
             if let Some(t) = inner.heartbeat_at {
                 wake = wake.min(t.saturating_duration_since(now));
             }
-            if let Some(t) = inner.replay_due.filter(|t| *t > now) {
-                wake = wake.min(t - now);
+            let pin = inner.pin.as_ref().map(|p| p.expires);
+            for t in [inner.replay_due, inner.rate_due, pin]
+                .into_iter()
+                .flatten()
+            {
+                wake = wake.min(t.saturating_duration_since(now));
             }
         }
         wake
@@ -643,7 +648,7 @@ impl Runner {
             return refuse(out, 409, "Consumer is push based");
         }
         let mut req = match PullRequest::parse(reply.clone(), body, Instant::now()) {
-            Parsed::Request(r) => r,
+            Parsed::Request(r) => *r,
             Parsed::Refuse(code, text) => return refuse(out, code, &text),
         };
         if cfg.max_batch > 0 && req.batch > cfg.max_batch {
@@ -674,15 +679,11 @@ impl Runner {
                 &format!("Exceeded MaxRequestMaxBytes of {}", cfg.max_bytes),
             );
         }
-        if cfg.priority_policy != crate::jetstream::consumer_config::PriorityPolicy::None {
-            if req.group.is_empty() {
-                return refuse(out, 400, "Bad Request - Priority Group missing");
-            }
-            if !cfg.priority_groups.contains(&req.group) {
-                return refuse(out, 400, "Bad Request - Invalid Priority Group");
-            }
-        }
         let mut inner = c.inner.lock();
+        if let Some((code, text)) = priority::check(&cfg, &mut inner, &req, Instant::now()) {
+            drop(inner);
+            return refuse(out, code, &text);
+        }
         inner.active_at = Instant::now();
         if req.no_wait {
             {
@@ -710,7 +711,7 @@ impl Runner {
         if req.batch <= 0 {
             req.batch = req.batch.max(0);
         }
-        inner.waiting.push_back(req);
+        priority::enqueue(&cfg, &mut inner, req);
     }
 
     /// One consumer's round: redelivery deadlines, request expiry and heartbeats, deliveries,
@@ -747,6 +748,16 @@ impl Runner {
         };
         if !cfg.is_push() {
             self.expire_requests(c, &mut inner, instant, out);
+            if let Some(group) = priority::expire(&mut inner, instant) {
+                advisory::consumer_unpinned(
+                    server,
+                    &self.ctx,
+                    &self.stream,
+                    &c.name,
+                    &group,
+                    "timeout",
+                );
+            }
         }
         if !paused {
             self.deliver(c, &cfg, &mut inner, upto, out, replies);
@@ -874,6 +885,11 @@ impl Runner {
         } else if inner.waiting.is_empty() {
             return;
         }
+        if inner.recount || upto > inner.counted_to {
+            // Pending counts follow the stream (ack subjects and overflow requests use them).
+            let store = self.stream.store.lock();
+            c.refresh_pending(inner, &**store, upto);
+        }
         let retention = self.stream.config.read().retention;
         let mut budget = DELIVER_BUDGET;
         let mut floor_moved = false;
@@ -882,11 +898,24 @@ impl Runner {
             inner.replay_until = Some(upto);
         }
         let mut ack_reply = String::with_capacity(128);
-        while budget > 0 && self.can_send(cfg, inner) {
+        // nats-server's burst for a rate limit: the largest message the stream takes.
+        let burst = match self.stream.config.read().max_msg_size {
+            n if n > 0 => n as usize,
+            _ => 1024 * 1024,
+        };
+        inner.rate_due = None;
+        while budget > 0 && self.can_send(c, cfg, inner, out) {
             let Some((msg, dc)) = self.next_message(c, cfg, inner, upto) else {
                 break;
             };
             if replay && self.replay_wait(inner, &msg, dc) {
+                break;
+            }
+            let weight = msg.subject.len() + msg.headers.len() + msg.payload.len();
+            if cfg.rate_limit_bps > 0 && rate_wait(cfg.rate_limit_bps, burst, inner, weight) {
+                if dc > 1 {
+                    inner.state.redeliver.insert(msg.seq);
+                }
                 break;
             }
             budget -= 1;
@@ -905,11 +934,22 @@ impl Runner {
                 ],
             );
             let only_headers;
-            let (hdr, payload): (Option<&[u8]>, &[u8]) = if cfg.headers_only {
-                only_headers = headers::Builder::extend(&msg.headers)
-                    .add("Nats-Msg-Size", msg.payload.len().to_string().as_bytes())
-                    .finish();
-                (Some(&only_headers), &[])
+            let pin = inner
+                .pin
+                .as_ref()
+                .filter(|_| !cfg.is_push())
+                .map(|p| p.id.clone());
+            let (hdr, payload): (Option<&[u8]>, &[u8]) = if cfg.headers_only || pin.is_some() {
+                let mut b = headers::Builder::extend(&msg.headers);
+                if cfg.headers_only {
+                    b = b.add("Nats-Msg-Size", msg.payload.len().to_string().as_bytes());
+                }
+                if let Some(id) = &pin {
+                    b = b.add("Nats-Pin-Id", id.as_bytes());
+                }
+                only_headers = b.finish();
+                let body: &[u8] = if cfg.headers_only { &[] } else { &msg.payload };
+                (Some(&only_headers), body)
             } else {
                 (
                     (!msg.headers.is_empty()).then_some(&msg.headers[..]),
@@ -971,12 +1011,24 @@ impl Runner {
 
     /// Whether a message may go now: push within its flow-control window, pull with a
     /// request waiting (requests whose requester is gone are dropped on the way).
-    fn can_send(&self, cfg: &ConsumerConfig, inner: &mut Inner) -> bool {
+    fn can_send(
+        &self,
+        c: &Consumer,
+        cfg: &ConsumerConfig,
+        inner: &mut Inner,
+        out: &mut ServerBatch,
+    ) -> bool {
         if cfg.is_push() {
             return !cfg.flow_control || inner.flow.bytes <= inner.flow.window;
         }
         let account = &self.stream.account;
-        while let Some(r) = inner.waiting.front_mut() {
+        let now = Instant::now();
+        // Each request is looked at once: passed-over ones go to the back.
+        let mut looked = 0;
+        while looked < inner.waiting.len() {
+            let Some(r) = inner.waiting.front_mut() else {
+                return false;
+            };
             if r.batch <= 0 {
                 if r.delivered > 0 {
                     inner.waiting.pop_front();
@@ -984,10 +1036,31 @@ impl Runner {
                 }
                 return false;
             }
-            if !r.route.get(account, &r.reply, None).is_empty() {
-                return true;
+            if r.route.get(account, &r.reply, None).is_empty() {
+                inner.waiting.pop_front();
+                continue;
             }
-            inner.waiting.pop_front();
+            let mut pinned = None;
+            match priority::verdict(cfg, inner, now, &mut pinned) {
+                priority::Verdict::Serve => {
+                    if let (Some(pin), Some(server)) = (pinned, self.ctx.server.upgrade()) {
+                        advisory::consumer_pinned(&server, &self.ctx, &self.stream, c, &pin);
+                    }
+                    return true;
+                }
+                priority::Verdict::PassOver => {
+                    looked += 1;
+                    if let Some(r) = inner.waiting.pop_front() {
+                        inner.waiting.push_back(r);
+                    }
+                }
+                priority::Verdict::End(code, text) => {
+                    if let Some(r) = inner.waiting.pop_front() {
+                        let hdr = pull::status(code, text, &r.pending_headers());
+                        out.publish(account, &r.reply, None, Some(&hdr), &[]);
+                    }
+                }
+            }
         }
         false
     }
@@ -1258,6 +1331,24 @@ impl Runner {
             advisory::consumer_action(server, &self.ctx, &self.stream, &c.name, "delete");
         }
     }
+}
+
+/// `rate_limit_bps` as a token bucket of bytes (full, `burst` deep, at the start, as Go's
+/// `rate.Limiter`): whether a message of `size` bytes must wait; if so, when it may go is in
+/// `inner.rate_due`.
+fn rate_wait(bps: u64, burst: usize, inner: &mut Inner, size: usize) -> bool {
+    let per_sec = (bps as f64 / 8.0).max(1.0);
+    let now = Instant::now();
+    let (tokens, at) = inner.rate.unwrap_or((burst as f64, now));
+    let tokens = (tokens + now.duration_since(at).as_secs_f64() * per_sec).min(burst as f64);
+    if tokens >= size as f64 || (size > burst && tokens >= burst as f64) {
+        inner.rate = Some(((tokens - size as f64).max(0.0), now));
+        return false;
+    }
+    inner.rate = Some((tokens, now));
+    let missing = size.min(burst) as f64 - tokens;
+    inner.rate_due = Some(now + Duration::from_secs_f64(missing / per_sec));
+    true
 }
 
 /// Keeps `num_pending` and the `last_per_subject` list in step with a delivery.
