@@ -790,6 +790,44 @@ async fn rate_limit_spaces_push_deliveries() {
 // 8. Managing consumers
 // ---------------------------------------------------------------------------------------------
 
+/// Purges move consumers as nats-server moves them: a purge of some subjects only changes
+/// what is pending; a purge up to a sequence, or of everything, moves the ack floor over
+/// what went, deliveries awaiting acks included.
+#[tokio::test]
+async fn purges_move_consumers_as_nats_server_does() {
+    let t = Js::start().await;
+    let stream = add_stream(&t.js, config("PP", &["pp.>"])).await;
+    for i in 0..5 {
+        publish(&t.js, if i % 2 == 0 { "pp.a" } else { "pp.b" }, "x").await;
+    }
+    let c = add_pull(&stream, durable("C")).await;
+    let got = fetch(&c, 3).await;
+    got[0].double_ack().await.expect("ack");
+    let state = |i: &consumer::Info| {
+        (
+            delivered(i),
+            floor(i),
+            i.num_ack_pending as u64,
+            i.num_pending,
+        )
+    };
+    stream.purge().filter("pp.b").await.expect("purge pp.b");
+    let i = wait_consumer(&stream, "C", "filtered purge", |i| i.num_pending == 1).await;
+    assert_eq!(state(&i), ((3, 3), (1, 1), 2, 1));
+    stream.purge().sequence(4).await.expect("purge below 4");
+    let i = wait_consumer(&stream, "C", "purge to 4", |i| i.num_ack_pending == 0).await;
+    assert_eq!(state(&i), ((3, 4), (3, 4), 0, 1));
+    publish_n(&t.js, "pp.a", "y", 2).await;
+    stream.purge().await.expect("purge");
+    let i = wait_consumer(&stream, "C", "full purge", |i| i.num_pending == 0).await;
+    assert_eq!(state(&i), ((3, 7), (3, 7), 0, 0));
+    publish(&t.js, "pp.a", "z").await;
+    let i = wait_consumer(&stream, "C", "after purge", |i| i.num_pending == 1).await;
+    assert_eq!(state(&i), ((3, 7), (3, 7), 0, 1));
+    let got = fetch(&c, 1).await;
+    assert_eq!(meta(&got[0]).0, 8);
+}
+
 #[tokio::test]
 async fn create_and_update_follow_the_rules() {
     let t = Js::start().await;

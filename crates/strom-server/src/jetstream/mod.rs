@@ -61,6 +61,15 @@ impl JsAccount {
     pub fn usage(&self) -> (u64, u64) {
         self.usage.held()
     }
+
+    /// Consumers of every stream of the account.
+    pub fn consumer_count(&self) -> usize {
+        self.streams
+            .read()
+            .values()
+            .map(|s| s.consumer_count())
+            .sum()
+    }
 }
 
 /// The server's JetStream.

@@ -250,6 +250,47 @@ impl Stream {
         c
     }
 
+    /// After a purge: consumers forget deliveries of messages that are gone (their ack floors
+    /// move over them, as nats-server's consumer purge does) and start no lower than the
+    /// stream's first message. A purge of some subjects only changes what is pending, as in
+    /// nats-server: deliveries of purged messages stay pending until they would be redelivered.
+    pub fn forget_removed(&self, filtered: bool) {
+        let consumers: Vec<Arc<Consumer>> = self.consumers.read().values().cloned().collect();
+        for c in consumers {
+            let mut inner = c.inner.lock();
+            inner.recount = true;
+            if filtered {
+                continue;
+            }
+            let (gone, first) = {
+                let store = self.store.lock();
+                let gone: Vec<u64> = inner
+                    .state
+                    .pending
+                    .keys()
+                    .copied()
+                    .filter(|&s| {
+                        let mut held = false;
+                        store.scan(s, &mut |at, _| {
+                            held = at == s;
+                            false
+                        });
+                        !held
+                    })
+                    .collect();
+                (gone, store.state().first_seq)
+            };
+            for s in &gone {
+                inner.state.drop_pending(*s);
+            }
+            inner.state.forget_below(first);
+            inner.state.last_acked = super::wire::now_nanos();
+            let rec = super::consumer::state::record::acked(inner.state.ack_floor, &gone);
+            super::consumer::journal(&mut inner, &rec);
+        }
+        self.wake_consumers();
+    }
+
     /// After a consumer of an interest stream went: removes the messages no remaining consumer
     /// still has to deliver or see acknowledged (nats-server's `cleanupNoInterestMessages`).
     pub fn drop_unwanted(&self) {

@@ -214,11 +214,11 @@ fn create(
     if action == Action::Update {
         return Err(JsError::Coded(10149));
     }
-    let max = [scfg.max_consumers, jsa.limits.max_consumers]
-        .into_iter()
-        .filter(|m| *m > 0)
-        .min();
-    if max.is_some_and(|m| stream.consumer_count() as i64 >= m) {
+    let stream_full =
+        scfg.max_consumers > 0 && stream.consumer_count() as i64 >= scfg.max_consumers;
+    let account_full =
+        jsa.limits.max_consumers > 0 && jsa.consumer_count() as i64 >= jsa.limits.max_consumers;
+    if stream_full || account_full {
         return Err(JsError::Coded(10026));
     }
     if scfg.retention == Retention::Workqueue {

@@ -254,7 +254,7 @@ fn account_info(js: &JetStream, jsa: &JsAccount) -> Vec<u8> {
         reserved_memory: 0,
         reserved_storage: 0,
         streams,
-        consumers: 0,
+        consumers: jsa.consumer_count(),
         limits: wire::LimitsJson {
             max_memory: l.max_memory,
             max_storage: l.max_file,
@@ -558,6 +558,7 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     drop(store);
     job.run().map_err(failed)?;
     stream.account_bytes(bytes);
+    stream.forget_removed(!req.filter.is_empty());
     Ok(json(&wire::PurgeResponse {
         kind: wire::STREAM_PURGE,
         success: true,
