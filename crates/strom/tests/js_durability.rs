@@ -1,6 +1,7 @@
 //! Durability, tested by killing for real: publish with acknowledgements while the server is
 //! killed with SIGKILL at a random moment, restart it on the same store, and check that every
-//! acknowledged message is there with its sequence and contents. Then damage the files
+//! acknowledged message is there with its sequence and contents; likewise consume with acks
+//! and check that no answered ack is forgotten and no message lost. Then damage the files
 //! (truncate a segment, flip a bit) and check that the server starts, reports the damage, and
 //! serves nothing wrong.
 
@@ -429,4 +430,185 @@ async fn compressed_streams_store_less_and_serve_the_same() {
         assert_eq!(m.payload.len(), body.len());
         assert_eq!(&m.payload[..], body.as_bytes());
     }
+}
+
+/// Takes messages from a work-queue stream with a pull consumer, acking each with a reply,
+/// until the connection fails: records every sequence whose ack was answered, and every
+/// delivery of a sequence already recorded (which must never happen). Signals `ready` after
+/// `kill_after` answered acks.
+async fn consume_until_killed(
+    url: String,
+    acked: Arc<Mutex<std::collections::BTreeSet<u64>>>,
+    again: Arc<Mutex<Vec<u64>>>,
+    kill_after: u64,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let Ok(client) = async_nats::ConnectOptions::new()
+        .request_timeout(Some(Duration::from_millis(300)))
+        .connect(url)
+        .await
+    else {
+        return;
+    };
+    let mut js = jetstream::new(client);
+    // Acks and pulls outstanding at the kill fail quickly instead of waiting 5 s each.
+    js.set_timeout(Duration::from_millis(300));
+    let Ok(stream) = js.get_stream("WQDUR").await else {
+        return;
+    };
+    let Ok(consumer) = stream
+        .get_consumer::<jetstream::consumer::pull::Config>("W")
+        .await
+    else {
+        return;
+    };
+    let mut ready = Some(ready);
+    let mut count = 0u64;
+    loop {
+        let Ok(mut batch) = consumer
+            .batch()
+            .max_messages(100)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+        else {
+            return;
+        };
+        let mut got_any = false;
+        while let Some(Ok(m)) = batch.next().await {
+            got_any = true;
+            let Ok(info) = m.info() else {
+                return;
+            };
+            let seq = info.stream_sequence;
+            if acked.lock().expect("not poisoned").contains(&seq) {
+                again.lock().expect("not poisoned").push(seq);
+            }
+            if m.double_ack().await.is_err() {
+                return;
+            }
+            acked.lock().expect("not poisoned").insert(seq);
+            count += 1;
+            if count >= kill_after {
+                if let Some(r) = ready.take() {
+                    let _ = r.send(());
+                }
+            }
+        }
+        // Done when nothing more comes (after the signal, or when none is wanted).
+        if !got_any && (ready.is_none() || kill_after == u64::MAX) {
+            return;
+        }
+    }
+}
+
+/// Kill -9 while a consumer acks: after each restart no message whose ack was answered comes
+/// again, none is lost (the unacknowledged ones come back), and the work-queue stream ends
+/// empty — removals for durable acks are redone at start-up if the kill came before they
+/// reached the disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answered_acks_survive_kill_9() {
+    const MSGS: u64 = 3000;
+    let dir = TempDir::new("js-kill9-acks");
+    let store = dir.0.join("store");
+    let mut rng = Rng::new();
+    {
+        let server = start(&store);
+        let client = async_nats::connect(server.url()).await.expect("connects");
+        let js = jetstream::new(client);
+        let stream = js
+            .create_stream(jetstream::stream::Config {
+                name: "WQDUR".into(),
+                subjects: vec!["wq.>".into()],
+                retention: jetstream::stream::RetentionPolicy::WorkQueue,
+                ..Default::default()
+            })
+            .await
+            .expect("stream created");
+        stream
+            .create_consumer(jetstream::consumer::pull::Config {
+                durable_name: Some("W".into()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_millis(500),
+                max_ack_pending: 10_000,
+                ..Default::default()
+            })
+            .await
+            .expect("consumer created");
+        let mut acks = FuturesUnordered::new();
+        for i in 0..MSGS {
+            let ack = js
+                .publish(format!("wq.{}", i % 7), format!("m{i}").into())
+                .await
+                .expect("published");
+            acks.push(async move { ack.await });
+            while acks.len() >= WINDOW {
+                acks.next().await.expect("ack").expect("stored");
+            }
+        }
+        while let Some(a) = acks.next().await {
+            a.expect("stored");
+        }
+    }
+    let acked = Arc::new(Mutex::new(std::collections::BTreeSet::new()));
+    let again = Arc::new(Mutex::new(Vec::new()));
+    for round in 1..=4u32 {
+        let mut server = start(&store);
+        let before = acked.lock().expect("not poisoned").len();
+        let (ready, killed_at) = tokio::sync::oneshot::channel();
+        let consumer = tokio::spawn(consume_until_killed(
+            server.url(),
+            acked.clone(),
+            again.clone(),
+            50 + rng.below(400),
+            ready,
+        ));
+        tokio::time::timeout(Duration::from_secs(30), killed_at)
+            .await
+            .expect("the consumer gets messages")
+            .expect("the consumer signals");
+        server.child.kill().expect("SIGKILL delivered");
+        let _ = server.child.wait();
+        tokio::time::timeout(Duration::from_secs(20), consumer)
+            .await
+            .expect("the consumer notices the kill")
+            .expect("consumer task");
+        let after = acked.lock().expect("not poisoned").len();
+        assert!(after > before, "round {round} acked nothing");
+    }
+    // The rest, without a kill.
+    let server = start(&store);
+    let (ready, _) = tokio::sync::oneshot::channel();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        consume_until_killed(server.url(), acked.clone(), again.clone(), u64::MAX, ready),
+    )
+    .await
+    .expect("the rest is consumed");
+    let again = again.lock().expect("not poisoned").clone();
+    assert!(
+        again.is_empty(),
+        "{} answered acks came again, first {:?}",
+        again.len(),
+        &again[..again.len().min(20)]
+    );
+    let acked = acked.lock().expect("not poisoned").clone();
+    let missing: Vec<u64> = (1..=MSGS).filter(|s| !acked.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} never delivered, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(20)]
+    );
+    let client = async_nats::connect(server.url()).await.expect("connects");
+    let mut stream = jetstream::new(client)
+        .get_stream("WQDUR")
+        .await
+        .expect("stream");
+    let info = stream.info().await.expect("info");
+    assert_eq!(
+        info.state.messages, 0,
+        "acked work is removed: {:?}",
+        info.state
+    );
 }

@@ -291,10 +291,15 @@ impl Stream {
         self.wake_consumers();
     }
 
-    /// After a consumer of an interest stream went: removes the messages no remaining consumer
-    /// still has to deliver or see acknowledged (nats-server's `cleanupNoInterestMessages`).
-    pub fn drop_unwanted(&self) {
-        if self.config.read().retention != super::stream_config::Retention::Interest {
+    /// Removes the messages acknowledged under interest or work-queue retention that are
+    /// still held: after a consumer of an interest stream went (nats-server's
+    /// `cleanupNoInterestMessages`), and after a restart, when removals made for acks whose
+    /// journal records were durable had not reached the disk yet. An interest stream keeps a
+    /// message while any consumer that wants it has yet to deliver or see it acknowledged; a
+    /// work-queue stream drops it once the consumer that takes it has it acknowledged.
+    pub fn drop_acknowledged(&self) {
+        let retention = self.config.read().retention;
+        if retention == super::stream_config::Retention::Limits {
             return;
         }
         let consumers: Vec<Arc<Consumer>> = self.consumers.read().values().cloned().collect();
@@ -303,16 +308,33 @@ impl Stream {
             held.push((seq, Bytes::copy_from_slice(subject)));
             true
         });
+        // Where each consumer stands: (next to deliver, pending), read once.
+        let states: Vec<(Arc<Consumer>, u64, std::collections::BTreeSet<u64>)> = consumers
+            .into_iter()
+            .map(|c| {
+                let inner = c.inner.lock();
+                let next = inner.state.next;
+                let pending = inner.state.pending.keys().copied().collect();
+                drop(inner);
+                (c, next, pending)
+            })
+            .collect();
         let unwanted: Vec<u64> = held
             .into_iter()
             .filter(|(seq, subject)| {
-                !consumers.iter().any(|c| {
+                let mut wanted_by = 0;
+                let mut needed = false;
+                for (c, next, pending) in &states {
                     if !c.wants(subject) {
-                        return false;
+                        continue;
                     }
-                    let inner = c.inner.lock();
-                    *seq >= inner.state.next || inner.state.pending.contains_key(seq)
-                })
+                    wanted_by += 1;
+                    needed |= *seq >= *next || pending.contains(seq);
+                }
+                match retention {
+                    super::stream_config::Retention::Workqueue => wanted_by > 0 && !needed,
+                    _ => !needed,
+                }
             })
             .map(|(s, _)| s)
             .collect();
@@ -329,17 +351,17 @@ impl Stream {
         self.account_bytes(bytes);
     }
 
-    /// Reopens the durable consumers stored in the stream's directory.
-    fn recover_consumers(self: &Arc<Self>) {
+    /// Reopens the durable consumers stored in the stream's directory; whether all came back.
+    fn recover_consumers(self: &Arc<Self>) -> bool {
         let Some(dir) = self
             .dir
             .as_ref()
             .map(|d| d.join(super::consumer::CONSUMERS_DIR))
         else {
-            return;
+            return true;
         };
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            return;
+            return true;
         };
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(Result::ok)
@@ -347,15 +369,20 @@ impl Stream {
             .filter(|p| p.is_dir())
             .collect();
         dirs.sort();
+        let mut all = true;
         for d in dirs {
             match Consumer::recover(self, &d) {
                 Ok(c) => self.add_consumer(c),
-                Err(e) => crate::error!(
-                    "  Error recovering consumer in {}: {e}; left on disk untouched",
-                    d.display()
-                ),
+                Err(e) => {
+                    all = false;
+                    crate::error!(
+                        "  Error recovering consumer in {}: {e}; left on disk untouched",
+                        d.display()
+                    );
+                }
             }
         }
+        all
     }
 
     /// Starts the writer and subscribes to the stream's subjects.
@@ -374,7 +401,10 @@ impl Stream {
             Err(e) => crate::error!("Could not start the writer of stream {}: {e}", self.name),
         }
         self.subscribe();
-        self.recover_consumers();
+        // Only when every consumer came back: one that did not may still need messages.
+        if self.recover_consumers() && self.consumer_count() > 0 {
+            self.drop_acknowledged();
+        }
     }
 
     /// Subscribes to the configured subjects (and, with `allow_direct`, the direct-get

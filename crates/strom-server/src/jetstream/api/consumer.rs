@@ -362,7 +362,7 @@ fn delete(
     let stream = find(jsa, stream)?;
     let c = stream.remove_consumer(name).ok_or(JsError::Coded(10014))?;
     c.delete_files();
-    stream.drop_unwanted();
+    stream.drop_acknowledged();
     stream.wake_consumers();
     if let Some(server) = js.server.upgrade() {
         c.release_waiting(&server, &stream);

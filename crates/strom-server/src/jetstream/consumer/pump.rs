@@ -1327,7 +1327,7 @@ impl Runner {
         if idle {
             self.stream.remove_consumer(&c.name);
             c.delete_files();
-            self.stream.drop_unwanted();
+            self.stream.drop_acknowledged();
             advisory::consumer_action(server, &self.ctx, &self.stream, &c.name, "delete");
         }
     }
