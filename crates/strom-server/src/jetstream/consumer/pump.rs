@@ -33,8 +33,11 @@ use crate::subscription::{Internal, Subscription};
 const ROUND: usize = 4096;
 /// Most messages one consumer delivers in a round, so others get their turn.
 const DELIVER_BUDGET: usize = 8192;
-/// Longest sleep: unbound push consumers and inactivity are checked at least this often.
+/// Unbound push consumers, inactivity and waiting requests' requesters are looked at this
+/// often.
 const TICK: Duration = Duration::from_millis(100);
+/// Longest sleep when nothing needs looking at (events wake the thread).
+const IDLE: Duration = Duration::from_secs(5);
 
 pub enum Event {
     Ack {
@@ -315,18 +318,28 @@ impl Runner {
         }
         let now = Instant::now();
         let now_ns = now_nanos();
-        let mut wake = TICK;
+        let mut wake = IDLE;
         for c in self.consumers() {
-            let pause_until = c
-                .config
-                .read()
-                .pause_until
-                .as_deref()
-                .and_then(crate::jetstream::wire::parse_time);
+            let (pause_until, polled) = {
+                let cfg = c.config.read();
+                let pause = cfg
+                    .pause_until
+                    .as_deref()
+                    .and_then(crate::jetstream::wire::parse_time);
+                // Interest in a deliver subject and inactivity have no event: they are looked
+                // at every tick. Idle pull consumers need nothing until something arrives.
+                (pause, cfg.is_push() || cfg.inactive_threshold > 0)
+            };
+            if polled {
+                wake = wake.min(TICK);
+            }
             if let Some(t) = pause_until.filter(|t| *t > now_ns) {
                 wake = wake.min(Duration::from_nanos((t - now_ns) as u64));
             }
             let inner = c.inner.lock();
+            if !inner.waiting.is_empty() {
+                wake = wake.min(TICK);
+            }
             if let Some(at) = inner.redeliver_at {
                 let d = Duration::from_nanos(at.saturating_sub(now_ns).max(0) as u64);
                 wake = wake.min(d);
