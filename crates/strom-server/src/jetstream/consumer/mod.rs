@@ -10,10 +10,13 @@
 //!
 //! On disk (durable consumers of file streams): `<stream>/obs/<name>/{meta.json,state.log}`.
 
+mod ack;
+mod deliver;
 pub mod priority;
 pub mod pull;
 pub mod pump;
 pub mod state;
+mod upkeep;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
