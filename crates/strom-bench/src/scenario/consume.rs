@@ -37,33 +37,11 @@ async fn connect(addr: &str) -> Result<Conn> {
 /// Sends one API request and waits for its reply; fails on an error reply.
 async fn api(conn: &mut Conn, subject: &str, body: &str) -> Result<Vec<u8>> {
     let reply = format!("{INBOX}.api");
-    let mut out = Vec::new();
-    proto::encode_pub(
-        &mut out,
-        subject.as_bytes(),
-        Some(reply.as_bytes()),
-        body.as_bytes(),
-    );
-    conn.write_all(&out).await?;
-    loop {
-        let mut got = None;
-        conn.drain(|op| {
-            if let ServerOp::Msg(m) = op {
-                if m.subject == reply.as_bytes() {
-                    got = Some(m.payload().to_vec());
-                }
-            }
-            Ok(())
-        })?;
-        conn.flush_out().await?;
-        if let Some(b) = got {
-            if b.windows(8).any(|w| w == b"\"error\":") {
-                bail!("{subject} failed: {}", String::from_utf8_lossy(&b));
-            }
-            return Ok(b);
-        }
-        conn.read_some().await?;
+    let b = super::jetstream::request(conn, subject, body.as_bytes(), &reply).await?;
+    if b.windows(8).any(|w| w == b"\"error\":") {
+        bail!("{subject} failed: {}", String::from_utf8_lossy(&b));
     }
+    Ok(b)
 }
 
 /// Creates the stream and stores `msgs` messages of `size` bytes.

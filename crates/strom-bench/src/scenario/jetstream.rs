@@ -22,7 +22,12 @@ const STREAM: &str = "BENCH";
 const INBOX: &str = "_INBOX.bench.js";
 
 /// Sends one request and waits for its reply body.
-async fn request(conn: &mut Conn, subject: &str, body: &[u8], reply: &str) -> Result<Vec<u8>> {
+pub(crate) async fn request(
+    conn: &mut Conn,
+    subject: &str,
+    body: &[u8],
+    reply: &str,
+) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     proto::encode_pub(&mut out, subject.as_bytes(), Some(reply.as_bytes()), body);
     conn.write_all(&out).await?;

@@ -21,8 +21,8 @@ pub struct Meta {
 }
 
 #[derive(Serialize, Deserialize)]
-struct Envelope {
-    meta: Meta,
+struct Envelope<T> {
+    meta: T,
     /// CRC-32 of the `meta` JSON, so a damaged file is told apart from a valid one.
     crc32: u32,
 }
@@ -78,14 +78,20 @@ pub fn create_dir_durable(dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Stores a stream's metadata in `dir`.
+/// Stores `meta` as `file` in `dir`: JSON with its checksum, sealed when encrypted, written
+/// durably and atomically. Streams and consumers keep their metadata this way.
 ///
 /// # Errors
 /// The I/O error.
-pub fn save(dir: &Path, meta: &Meta, crypto: Option<&strom_store::Crypto>) -> std::io::Result<()> {
+pub fn save_json<T: Serialize>(
+    dir: &Path,
+    file: &str,
+    meta: &T,
+    crypto: Option<&strom_store::Crypto>,
+) -> std::io::Result<()> {
     let json = serde_json::to_vec(meta).map_err(std::io::Error::other)?;
     let env = Envelope {
-        meta: meta.clone(),
+        meta,
         crc32: crc32fast::hash(&json),
     };
     let mut bytes = serde_json::to_vec_pretty(&env).map_err(std::io::Error::other)?;
@@ -94,7 +100,40 @@ pub fn save(dir: &Path, meta: &Meta, crypto: Option<&strom_store::Crypto>) -> st
         c.seal(&bytes, &mut sealed);
         bytes = sealed;
     }
-    write_atomic(&dir.join(META_FILE), &bytes)
+    write_atomic(&dir.join(file), &bytes)
+}
+
+/// Reads what [`save_json`] stored.
+///
+/// # Errors
+/// A description of what is wrong with the file.
+pub fn load_json<T: Serialize + serde::de::DeserializeOwned>(
+    dir: &Path,
+    file: &str,
+    crypto: Option<&strom_store::Crypto>,
+) -> Result<T, String> {
+    let path = dir.join(file);
+    let mut bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(c) = crypto {
+        bytes = c
+            .open(&bytes)
+            .ok_or_else(|| format!("{}: cannot be decrypted", path.display()))?;
+    }
+    let env: Envelope<T> =
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+    let json = serde_json::to_vec(&env.meta).map_err(|e| e.to_string())?;
+    if crc32fast::hash(&json) != env.crc32 {
+        return Err(format!("{}: checksum mismatch", path.display()));
+    }
+    Ok(env.meta)
+}
+
+/// Stores a stream's metadata in `dir`.
+///
+/// # Errors
+/// The I/O error.
+pub fn save(dir: &Path, meta: &Meta, crypto: Option<&strom_store::Crypto>) -> std::io::Result<()> {
+    save_json(dir, META_FILE, meta, crypto)
 }
 
 /// Reads a stream's metadata from `dir`.
@@ -102,18 +141,5 @@ pub fn save(dir: &Path, meta: &Meta, crypto: Option<&strom_store::Crypto>) -> st
 /// # Errors
 /// A description of what is wrong with the file.
 pub fn load(dir: &Path, crypto: Option<&strom_store::Crypto>) -> Result<Meta, String> {
-    let path = dir.join(META_FILE);
-    let mut bytes = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Some(c) = crypto {
-        bytes = c
-            .open(&bytes)
-            .ok_or_else(|| format!("{}: cannot be decrypted", path.display()))?;
-    }
-    let env: Envelope =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json = serde_json::to_vec(&env.meta).map_err(|e| e.to_string())?;
-    if crc32fast::hash(&json) != env.crc32 {
-        return Err(format!("{}: checksum mismatch", path.display()));
-    }
-    Ok(env.meta)
+    load_json(dir, META_FILE, crypto)
 }

@@ -148,12 +148,6 @@ struct Meta {
     created: i64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Envelope {
-    meta: Meta,
-    crc32: u32,
-}
-
 fn store_failed(e: impl std::fmt::Display) -> JsError {
     JsError::Text(
         500,
@@ -606,35 +600,11 @@ fn save_meta(
         config: config.clone(),
         created,
     };
-    let json = serde_json::to_vec(&meta).map_err(std::io::Error::other)?;
-    let env = Envelope {
-        meta,
-        crc32: crc32fast::hash(&json),
-    };
-    let mut bytes = serde_json::to_vec_pretty(&env).map_err(std::io::Error::other)?;
-    if let Some(c) = crypto {
-        let mut sealed = Vec::new();
-        c.seal(&bytes, &mut sealed);
-        bytes = sealed;
-    }
-    super::meta::write_atomic(&dir.join(META_FILE), &bytes)
+    super::meta::save_json(dir, META_FILE, &meta, crypto.map(|c| &**c))
 }
 
 fn load_meta(dir: &Path, crypto: Option<&Arc<strom_store::Crypto>>) -> Result<Meta, String> {
-    let path = dir.join(META_FILE);
-    let mut bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    if let Some(c) = crypto {
-        bytes = c
-            .open(&bytes)
-            .ok_or_else(|| format!("{}: cannot be decrypted", path.display()))?;
-    }
-    let env: Envelope =
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-    let json = serde_json::to_vec(&env.meta).map_err(|e| e.to_string())?;
-    if crc32fast::hash(&json) != env.crc32 {
-        return Err(format!("{}: checksum mismatch", path.display()));
-    }
-    Ok(env.meta)
+    super::meta::load_json(dir, META_FILE, crypto.map(|c| &**c))
 }
 
 /// Journals a record for a consumer (durable ones only), rewriting the journal as one
