@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, push, AckPolicy};
 use async_nats::jetstream::AckKind;
-use common::next_msg;
+use common::{next_msg, sync};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -862,3 +862,65 @@ async fn max_deliver_gives_up_with_an_advisory() {
 // ---------------------------------------------------------------------------------------------
 // 4. Push consumers
 // ---------------------------------------------------------------------------------------------
+
+/// Waiting requests from several clients are served in turn, one message each, as nats-server
+/// serves them.
+#[tokio::test]
+async fn waiting_requests_are_served_in_turn() {
+    let t = Js::start().await;
+    let stream = add_stream(&t.js, config("FAIR", &["fair.>"])).await;
+    add_pull(&stream, durable("F")).await;
+    let mut subs = Vec::new();
+    for _ in 0..3 {
+        let client = async_nats::connect(t.server.url()).await.expect("connect");
+        let sub = raw_pull(
+            &client,
+            "FAIR",
+            "F",
+            json!({"batch": 10, "expires": 2_000_000_000u64}),
+        )
+        .await;
+        sync(&client).await;
+        subs.push((client, sub));
+    }
+    wait_consumer(&stream, "F", "three requests waiting", |i| i.num_waiting == 3).await;
+    publish_n(&t.js, "fair.x", "m", 9).await;
+    for (_, sub) in &mut subs {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(payload(&next_msg(sub).await).to_string());
+        }
+        assert_eq!(got.len(), 3, "each requester gets its turn: {got:?}");
+    }
+}
+
+/// `sample_freq` sends `$JS.EVENT.METRIC.CONSUMER.ACK` for acks (not for naks), with the
+/// delivery's sequences and how long the ack took.
+#[tokio::test]
+async fn sampled_acks_send_metrics() {
+    let t = Js::start().await;
+    let stream = add_stream(&t.js, config("MET", &["met.>"])).await;
+    let c = add_pull(
+        &stream,
+        pull::Config {
+            sample_frequency: 100,
+            ..durable("C")
+        },
+    )
+    .await;
+    let mut metrics = advisories(&t.client, "$JS.EVENT.METRIC.CONSUMER.ACK.MET.C").await;
+    publish_n(&t.js, "met.x", "m", 2).await;
+    let got = fetch(&c, 2).await;
+    got[0]
+        .ack_with(AckKind::Nak(None))
+        .await
+        .expect("nak sent");
+    got[1].double_ack().await.expect("ack");
+    let (subject, v) = next_json(&mut metrics).await;
+    assert_eq!(subject, "$JS.EVENT.METRIC.CONSUMER.ACK.MET.C");
+    assert_eq!(v["type"], "io.nats.jetstream.metric.v1.consumer_ack", "{v}");
+    assert_eq!((v["stream"].as_str(), v["consumer"].as_str()), (Some("MET"), Some("C")));
+    assert_eq!((v["stream_seq"].as_u64(), v["consumer_seq"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(v["deliveries"].as_u64(), Some(1), "{v}");
+    assert!(v["ack_time"].as_u64().is_some_and(|n| n > 0), "{v}");
+}
