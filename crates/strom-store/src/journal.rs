@@ -6,6 +6,9 @@
 //! checksum (a torn tail after a crash) and cuts the file there, so later appends follow valid
 //! records. [`Journal::rewrite`] replaces the whole file with a compact set of records — a temp
 //! file, fsync, rename, directory fsync — so a crash leaves either the old journal or the new.
+//!
+//! A journal holds no file descriptor between writes: a stream may have thousands of
+//! consumers, and each opens its file only to write or sync it.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -20,7 +23,6 @@ const MAX_RECORD: usize = 64 << 20;
 
 pub struct Journal {
     path: PathBuf,
-    file: File,
     /// Records appended but not yet written to the file.
     buf: Vec<u8>,
     /// Bytes in the file, written or not.
@@ -63,10 +65,10 @@ impl Journal {
             file.set_len(valid as u64).map_err(io(path))?;
             file.sync_all().map_err(io(path))?;
         }
+        drop(file);
         Ok((
             Journal {
                 path: path.to_path_buf(),
-                file,
                 buf: Vec::new(),
                 len: valid as u64,
                 unsynced: false,
@@ -100,7 +102,11 @@ impl Journal {
         if self.buf.is_empty() {
             return Ok(());
         }
-        self.file.write_all(&self.buf).map_err(io(&self.path))?;
+        OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .and_then(|mut f| f.write_all(&self.buf))
+            .map_err(io(&self.path))?;
         self.buf.clear();
         self.unsynced = true;
         Ok(())
@@ -113,7 +119,10 @@ impl Journal {
     pub fn sync(&mut self) -> Result<(), StoreError> {
         self.write()?;
         if self.unsynced {
-            self.file.sync_data().map_err(io(&self.path))?;
+            // Any descriptor of the file makes its written pages durable.
+            File::open(&self.path)
+                .and_then(|f| f.sync_data())
+                .map_err(io(&self.path))?;
             self.unsynced = false;
         }
         Ok(())
@@ -139,35 +148,37 @@ impl Journal {
     /// The I/O error of any step; the old journal is then still intact and in use.
     pub fn rewrite(&mut self, bodies: &[Vec<u8>]) -> Result<(), StoreError> {
         let tmp = self.path.with_extension("tmp");
-        let mut fresh = Journal {
-            path: tmp.clone(),
-            file: OpenOptions::new()
-                .read(true)
-                .append(true)
-                .create(true)
-                .truncate(false)
-                .open(&tmp)
-                .map_err(io(&tmp))?,
-            buf: Vec::new(),
-            len: 0,
-            unsynced: false,
-            crypto: self.crypto.clone(),
-        };
-        fresh.file.set_len(0).map_err(io(&tmp))?;
-        for b in bodies {
-            fresh.append(b);
+        let mut bytes = Vec::new();
+        let mut len = 0u64;
+        {
+            let mut fresh = Journal {
+                path: tmp.clone(),
+                buf: Vec::new(),
+                len: 0,
+                unsynced: false,
+                crypto: self.crypto.clone(),
+            };
+            for b in bodies {
+                fresh.append(b);
+            }
+            std::mem::swap(&mut bytes, &mut fresh.buf);
+            len += fresh.len;
         }
-        fresh.write()?;
-        fresh.file.sync_all().map_err(io(&tmp))?;
+        let mut f = File::create(&tmp).map_err(io(&tmp))?;
+        f.write_all(&bytes).map_err(io(&tmp))?;
+        f.sync_all().map_err(io(&tmp))?;
+        drop(f);
         std::fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
         if let Some(dir) = self.path.parent() {
             File::open(dir)
                 .and_then(|d| d.sync_all())
                 .map_err(io(dir))?;
         }
-        fresh.path = self.path.clone();
-        fresh.unsynced = false;
-        *self = fresh;
+        // Records queued but not written are in no file now: they are dropped with the old
+        // journal, as the caller's snapshot covers them.
+        self.buf.clear();
+        self.len = len;
+        self.unsynced = false;
         Ok(())
     }
 }

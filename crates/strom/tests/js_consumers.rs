@@ -883,7 +883,10 @@ async fn waiting_requests_are_served_in_turn() {
         sync(&client).await;
         subs.push((client, sub));
     }
-    wait_consumer(&stream, "F", "three requests waiting", |i| i.num_waiting == 3).await;
+    wait_consumer(&stream, "F", "three requests waiting", |i| {
+        i.num_waiting == 3
+    })
+    .await;
     publish_n(&t.js, "fair.x", "m", 9).await;
     for (_, sub) in &mut subs {
         let mut got = Vec::new();
@@ -911,16 +914,19 @@ async fn sampled_acks_send_metrics() {
     let mut metrics = advisories(&t.client, "$JS.EVENT.METRIC.CONSUMER.ACK.MET.C").await;
     publish_n(&t.js, "met.x", "m", 2).await;
     let got = fetch(&c, 2).await;
-    got[0]
-        .ack_with(AckKind::Nak(None))
-        .await
-        .expect("nak sent");
+    got[0].ack_with(AckKind::Nak(None)).await.expect("nak sent");
     got[1].double_ack().await.expect("ack");
     let (subject, v) = next_json(&mut metrics).await;
     assert_eq!(subject, "$JS.EVENT.METRIC.CONSUMER.ACK.MET.C");
     assert_eq!(v["type"], "io.nats.jetstream.metric.v1.consumer_ack", "{v}");
-    assert_eq!((v["stream"].as_str(), v["consumer"].as_str()), (Some("MET"), Some("C")));
-    assert_eq!((v["stream_seq"].as_u64(), v["consumer_seq"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(
+        (v["stream"].as_str(), v["consumer"].as_str()),
+        (Some("MET"), Some("C"))
+    );
+    assert_eq!(
+        (v["stream_seq"].as_u64(), v["consumer_seq"].as_u64()),
+        (Some(2), Some(2))
+    );
     assert_eq!(v["deliveries"].as_u64(), Some(1), "{v}");
     assert!(v["ack_time"].as_u64().is_some_and(|n| n > 0), "{v}");
 }

@@ -77,6 +77,21 @@ async fn fill(server: &ServerProcess) {
             .await
             .expect("acknowledged");
     }
+    // A durable consumer with acked state: its metadata and journal are sealed too.
+    let stream = js.get_stream("VAULT").await.expect("stream");
+    let c = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("vault-reader".into()),
+            description: Some("the vault reader".into()),
+            filter_subject: SUBJECT.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer created");
+    let mut msgs = c.fetch().max_messages(10).messages().await.expect("fetch");
+    while let Some(Ok(m)) = futures::StreamExt::next(&mut msgs).await {
+        m.double_ack().await.expect("acked");
+    }
 }
 
 async fn check_all(server: &ServerProcess) {
@@ -87,6 +102,15 @@ async fn check_all(server: &ServerProcess) {
         assert_eq!(m.payload, format!("{SECRET} {}", seq - 1).into_bytes());
         assert_eq!(m.subject.as_str(), SUBJECT);
     }
+    let info = stream
+        .get_consumer::<jetstream::consumer::pull::Config>("vault-reader")
+        .await
+        .expect("consumer recovered")
+        .info()
+        .await
+        .expect("consumer info")
+        .clone();
+    assert_eq!(info.ack_floor.stream_sequence, 10, "acks recovered");
 }
 
 #[tokio::test]
@@ -108,7 +132,7 @@ async fn encrypted_store_keeps_nothing_in_clear_and_needs_its_key() {
         }
         let before = files(&store);
         for (path, bytes) in &before {
-            for needle in [SECRET, SUBJECT, "the vault stream"] {
+            for needle in [SECRET, SUBJECT, "the vault stream", "the vault reader"] {
                 assert!(
                     !bytes.windows(needle.len()).any(|w| w == needle.as_bytes()),
                     "{needle:?} in clear in {}",
