@@ -611,7 +611,10 @@ async fn answered_acks_survive_kill_9() {
     );
     let acked = acked.lock().expect("not poisoned").clone();
     let doubt = doubt.lock().expect("not poisoned").clone();
-    assert!(doubt.len() <= 4, "one ack in flight per kill at most: {doubt:?}");
+    assert!(
+        doubt.len() <= 4,
+        "one ack in flight per kill at most: {doubt:?}"
+    );
     // A message whose ack was in flight at a kill may be gone (its ack was durable) or come
     // again; every other one must have been acked.
     let missing: Vec<u64> = (1..=MSGS)
