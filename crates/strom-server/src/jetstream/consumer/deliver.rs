@@ -39,8 +39,10 @@ impl Runner {
                 .get(account, cfg.deliver_subject.as_bytes(), group)
                 .is_empty()
             {
+                inner.unbound_since.get_or_insert_with(Instant::now);
                 return;
             }
+            inner.unbound_since = None;
             inner.active_at = Instant::now();
         } else if inner.waiting.is_empty() {
             return;

@@ -103,8 +103,10 @@ pub struct Inner {
     pub resume: u64,
     /// When pending messages must next be checked for redelivery (nanoseconds).
     pub redeliver_at: Option<i64>,
-    /// Push: who the deliver subject reaches.
+    /// Push: who the deliver subject reaches, and since when nobody (clients often create
+    /// a push consumer first and subscribe its deliver subject right after).
     pub route: Route,
+    pub unbound_since: Option<Instant>,
     /// Last sign of life (a pull request, interest in the deliver subject).
     pub active_at: Instant,
     pub flow: FlowControl,
@@ -285,6 +287,7 @@ impl Consumer {
                 resume: 0,
                 redeliver_at: None,
                 route: Route::default(),
+                unbound_since: None,
                 active_at: Instant::now(),
                 flow: FlowControl {
                     window: FLOW_CONTROL_MAX / 16,

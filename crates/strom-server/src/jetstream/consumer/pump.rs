@@ -31,6 +31,9 @@ pub(super) const DELIVER_BUDGET: usize = 8192;
 /// Unbound push consumers, inactivity and waiting requests' requesters are looked at this
 /// often.
 const TICK: Duration = Duration::from_millis(100);
+/// How often, and for how long, a push consumer without a subscriber is looked at closely.
+const BIND_POLL: Duration = Duration::from_millis(2);
+const BIND_WINDOW: Duration = Duration::from_secs(2);
 /// Longest sleep when nothing needs looking at (events wake the thread).
 const IDLE: Duration = Duration::from_secs(5);
 
@@ -273,6 +276,14 @@ impl Runner {
             let inner = c.inner.lock();
             if !inner.waiting.is_empty() {
                 wake = wake.min(TICK);
+            }
+            // A push consumer that just lost (or never had) its subscriber is looked at
+            // often for a while: interest in a subject has no event.
+            if inner
+                .unbound_since
+                .is_some_and(|t| now.duration_since(t) < BIND_WINDOW)
+            {
+                wake = wake.min(BIND_POLL);
             }
             if let Some(at) = inner.redeliver_at {
                 let d = Duration::from_nanos(at.saturating_sub(now_ns).max(0) as u64);
