@@ -127,6 +127,38 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         consumers: u64,
     },
+    Kvput {
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        #[arg(long, default_value_t = 100_000)]
+        msgs: u64,
+        #[arg(long, default_value_t = 256)]
+        window: u64,
+    },
+    Kvget {
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        window: u64,
+    },
+    Kvwatch {
+        #[arg(long, default_value_t = 128)]
+        size: usize,
+        #[arg(long, default_value_t = 10_000)]
+        keys: u64,
+    },
+    Object {
+        #[arg(long, default_value_t = 256)]
+        mib: u64,
+        #[arg(long, default_value_t = 64)]
+        window: u64,
+    },
     Conns {
         #[arg(long, default_value_t = 1000)]
         conns: usize,
@@ -246,6 +278,20 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
                 ack_wait_ms,
             } => scenario::consume::redeliver(addr, size, msgs, ack_wait_ms).await,
             Command::Jsidle { consumers } => scenario::consume::idle(addr, consumers).await,
+            Command::Kvput {
+                size,
+                keys,
+                msgs,
+                window,
+            } => scenario::kv::put(addr, size, keys, msgs, window).await,
+            Command::Kvget {
+                size,
+                keys,
+                count,
+                window,
+            } => scenario::kv::get(addr, size, keys, count, window).await,
+            Command::Kvwatch { size, keys } => scenario::kv::watch(addr, size, keys).await,
+            Command::Object { mib, window } => scenario::kv::object(addr, mib, window).await,
             Command::Conns { .. } => unreachable!("handled above"),
         }
     };

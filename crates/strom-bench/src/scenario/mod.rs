@@ -5,6 +5,7 @@ pub mod conns;
 pub mod consume;
 pub mod fanout;
 pub mod jetstream;
+pub mod kv;
 pub mod publish;
 pub mod pubsub;
 pub mod queue;

@@ -208,6 +208,23 @@ pub(crate) fn publish_from_server(
     delivered
 }
 
+thread_local! {
+    /// While a reader processes one read: receivers that deliveries made by the server inline
+    /// (direct-get replies) queued frames for, flushed by the reader with its own.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Arc<ClientHandle>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Starts deferring server-made flushes on this thread (a reader about to process a read).
+pub(crate) fn defer_flushes() {
+    DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+}
+
+/// Stops deferring; the receivers to flush. Called before the reader next awaits.
+pub(crate) fn take_deferred() -> Vec<Arc<ClientHandle>> {
+    DEFERRED.with(|d| d.borrow_mut().take().unwrap_or_default())
+}
+
 /// A message's parts as a delivery frame carries them: subject, reply, headers, payload.
 pub(crate) type Frame<'a> = (&'a [u8], Option<&'a [u8]>, Option<&'a [u8]>, &'a [u8]);
 
@@ -296,8 +313,20 @@ impl<'a> ServerBatch<'a> {
         deliver_all(self.server, route, &msg, None, &mut pick, &mut self.wake)
     }
 
-    /// Hands every receiver's queued frames to the kernel.
+    /// Hands every receiver's queued frames to the kernel — or, inside a reader's processing
+    /// of a read (replies made inline, such as direct gets), leaves that to the reader, which
+    /// flushes them with its own once the whole read is processed.
     pub(crate) fn flush(&mut self) {
+        let deferred = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+            Some(list) => {
+                list.append(&mut self.wake);
+                true
+            }
+            None => false,
+        });
+        if deferred {
+            return;
+        }
         for c in self.wake.drain(..) {
             flush_client(&c);
         }

@@ -245,7 +245,11 @@ impl Conn {
             }
             let mut keep_going = true;
             loop {
-                match self.process(&mut buf) {
+                super::deliver::defer_flushes();
+                let flow = self.process(&mut buf);
+                let deferred = super::deliver::take_deferred();
+                self.pending_flush.extend(deferred);
+                match flow {
                     Flow::Continue => break,
                     Flow::Close => {
                         keep_going = false;
