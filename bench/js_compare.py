@@ -65,6 +65,48 @@ CONSUMER_CASES = [
 ]
 
 
+# Key-value and object store (issue #7): strom against nats-server at its default.
+KV_CASES = [
+    ("kv_put_10k_keys", ["kvput", "--keys", "10000", "--msgs", "200000", "--window", "256"],
+     "ops_per_sec", True, {"nats": 1.2}),
+    ("kv_get_direct_10k_keys", ["kvget", "--keys", "10000", "--count", "200000", "--window",
+                                "64"], "ops_per_sec", True, {"nats": 1.2}),
+    ("kv_watch_10k_keys", ["kvwatch", "--keys", "10000"], "ops_per_sec", True, {"nats": 1.2}),
+    ("object_put_256mib", ["object", "--mib", "256"], "put_mib_per_sec", True, {"nats": 1.2}),
+    ("object_get_256mib", ["object", "--mib", "256"], "get_mib_per_sec", True, {"nats": 1.2}),
+]
+
+
+def peak_rss(load: Path, binary: Path, variant: str, args: list[str], log_dir: Path) -> dict:
+    """Runs one load while sampling the server's resident memory every 20 ms; reports the
+    peak, and the server's memory before the load."""
+    import threading
+    store = Path(tempfile.mkdtemp(prefix=f"jsbench-{variant}-", dir=REPO / "target"))
+    try:
+        with servers.Server(variant, binary, log_dir, server_args(variant, store)) as srv:
+            time.sleep(0.3)
+            base = srv.rss_kib()
+            peak = [base]
+            done = threading.Event()
+
+            def sample() -> None:
+                while not done.is_set():
+                    peak[0] = max(peak[0], srv.rss_kib())
+                    time.sleep(0.02)
+
+            t = threading.Thread(target=sample)
+            t.start()
+            out = subprocess.run([str(load), *args, "--url", srv.url], capture_output=True,
+                                 text=True, timeout=900)
+            done.set()
+            t.join()
+            if out.returncode != 0:
+                return {"error": out.stderr.strip()[-300:]}
+            return {"peak_rss_kib": peak[0], "base_rss_kib": base}
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
 def idle_consumers(load: Path, binary: Path, variant: str, consumers: int,
                    log_dir: Path) -> dict:
     """Creates `consumers` durable consumers on one stream, lets them sit, and reports the
@@ -202,7 +244,31 @@ def main() -> int:
                 results[name].setdefault("nats_always", [])
                 shown = r.get(key, r.get("error"))
                 print(f"{name:<22} round {rnd + 1} {v:<12} {key} {shown}", flush=True)
-    cases = list(CASES) + list(CONSUMER_CASES)
+    for name, load_args, key, higher, targets in KV_CASES:
+        if wanted and name not in wanted:
+            continue
+        load_args = list(load_args)
+        if args.quick and "--msgs" in load_args:
+            i = load_args.index("--msgs") + 1
+            load_args[i] = str(max(int(load_args[i]) // 4, 500))
+        for rnd in range(args.rounds):
+            for v in ["strom", "nats"]:
+                r = run(bins / "strom-load", binaries[v], v, load_args, log_dir)
+                results.setdefault(name, {}).setdefault(v, []).append(r)
+                results[name].setdefault("nats_always", [])
+                print(f"{name:<22} round {rnd + 1} {v:<12} {key} {r.get(key, r.get('error'))}",
+                      flush=True)
+    cases = list(CASES) + list(CONSUMER_CASES) + list(KV_CASES)
+    if not wanted or "object_512mib_rss" in wanted:
+        name = "object_512mib_rss"
+        for rnd in range(args.rounds):
+            for v in ["strom", "nats"]:
+                r = peak_rss(bins / "strom-load", binaries[v], v, ["object", "--mib", "512"],
+                             log_dir)
+                results.setdefault(name, {}).setdefault(v, []).append(r)
+                results[name].setdefault("nats_always", [])
+                print(f"{name:<22} round {rnd + 1} {v:<12} {r}", flush=True)
+        cases.append((name, [], "peak_rss_kib", False, {}))
     if args.idle_consumers and (not wanted or "idle_consumers" in wanted):
         name = f"idle_{args.idle_consumers}_consumers"
         for rnd in range(args.rounds):

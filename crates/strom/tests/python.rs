@@ -63,3 +63,11 @@ fn nats_py_drives_jetstream_consumers() {
     let server = ServerProcess::strom(&["-js", "-sd", store.to_str().expect("utf-8")]);
     run_script("jetstream_consumers.py", &server.url());
 }
+
+#[test]
+fn nats_py_drives_kv_and_object_store() {
+    let dir = TempDir::new("py-kv-objects");
+    let store = dir.0.join("store");
+    let server = ServerProcess::strom(&["-js", "-sd", store.to_str().expect("utf-8")]);
+    run_script("kv_objects.py", &server.url());
+}

@@ -537,20 +537,32 @@ impl Writer {
         payload: &[u8],
     ) -> Result<(), JsError> {
         let st = store.state();
-        if cfg.max_msgs > 0 && st.msgs >= cfg.max_msgs as u64 {
-            return Err(JsError::StoreFailed("maximum messages exceeded".into()));
-        }
-        let size = strom_store::file_msg_size(subject, hdr, payload);
-        if cfg.max_bytes > 0 && st.bytes + size > cfg.max_bytes as u64 {
-            return Err(JsError::StoreFailed("maximum bytes exceeded".into()));
-        }
-        if cfg.discard_new_per_subject
-            && cfg.max_msgs_per_subject > 0
-            && store.subject_count(subject).0 >= cfg.max_msgs_per_subject as u64
-        {
+        let msg_size = |s: &[u8], h: &[u8], p: &[u8]| match cfg.storage {
+            Storage::File => strom_store::file_msg_size(s, h, p),
+            Storage::Memory => strom_store::mem_msg_size(s, h, p),
+        };
+        let size = msg_size(subject, hdr, payload);
+        // At its subject's limit, the message replaces the subject's oldest (nats-server's
+        // `asl`): the stream does not grow by a message, and by bytes only if it is larger.
+        let (count, oldest) = store.subject_count(subject);
+        let at_subject_limit =
+            cfg.max_msgs_per_subject > 0 && count >= cfg.max_msgs_per_subject as u64;
+        if at_subject_limit && cfg.discard_new_per_subject && headers::get(hdr, ROLLUP).is_none() {
             return Err(JsError::StoreFailed(
                 "maximum messages per subject exceeded".into(),
             ));
+        }
+        if cfg.max_msgs > 0 && st.msgs >= cfg.max_msgs as u64 && !at_subject_limit {
+            return Err(JsError::StoreFailed("maximum messages exceeded".into()));
+        }
+        if cfg.max_bytes > 0 && st.bytes + size > cfg.max_bytes as u64 {
+            let replaced = oldest
+                .filter(|_| at_subject_limit)
+                .and_then(|seq| store.get(seq).ok().flatten())
+                .map(|m| msg_size(&m.subject, &m.headers, &m.payload));
+            if replaced.is_none_or(|r| r < size) {
+                return Err(JsError::StoreFailed("maximum bytes exceeded".into()));
+            }
         }
         Ok(())
     }

@@ -291,6 +291,15 @@ impl StreamConfig {
                 "stream mirror configuration can not be updated".into(),
             ));
         }
+        let mut new = new;
+        // A sealed stream keeps everything it holds, as nats-server makes it.
+        if new.sealed {
+            new.max_age = 0;
+            new.discard = Discard::New;
+            new.deny_delete = true;
+            new.deny_purge = true;
+            new.allow_rollup_hdrs = false;
+        }
         Ok(new)
     }
 

@@ -516,11 +516,11 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     if (req.seq > 0 && req.keep > 0) || req.seq > i64::MAX as u64 {
         return Err(JsError::BadRequest);
     }
-    if stream.config.read().deny_purge {
-        return Err(JsError::PurgeFailed("stream purge not permitted".into()));
-    }
     if stream.config.read().sealed {
         return Err(JsError::Sealed);
+    }
+    if stream.config.read().deny_purge {
+        return Err(JsError::PurgeFailed("stream purge not permitted".into()));
     }
     let failed = |e: strom_store::StoreError| JsError::PurgeFailed(e.to_string());
     let mut store = stream.store.lock();
