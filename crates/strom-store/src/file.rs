@@ -103,8 +103,10 @@ struct ReadAhead {
     last_end: Option<(u64, u64)>,
 }
 
-/// How much a sequential read fetches at once.
+/// How much a sequential read fetches at once: at least this, and a few records, up to
+/// [`READ_AHEAD_MAX`].
 const READ_AHEAD: u64 = 256 * 1024;
+const READ_AHEAD_MAX: u64 = 4 * 1024 * 1024;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
     move |source| StoreError::Io {
@@ -575,9 +577,9 @@ impl FileStore {
             .is_some_and(|(s, e)| s == loc.segment && loc.offset >= e && loc.offset - e < 4096);
         ahead.last_end = Some((loc.segment, end));
         let want = if sequential {
-            (on_disk - loc.offset)
-                .min(READ_AHEAD)
-                .max(u64::from(loc.len))
+            // At least a few records ahead, large ones (object chunks) included.
+            let ahead = READ_AHEAD.max(4 * u64::from(loc.len)).min(READ_AHEAD_MAX);
+            (on_disk - loc.offset).min(ahead).max(u64::from(loc.len))
         } else {
             u64::from(loc.len)
         };
