@@ -293,15 +293,19 @@ impl<'a> ServerBatch<'a> {
 
     /// Queues one message for the subscriptions of `route` (the match of a consumer's inbox
     /// or deliver subject, which the consumer keeps), with the stream message's subject on
-    /// its `MSG` line. Returns whether anyone received it.
+    /// its `MSG` line; `stored` is the payload as the store holds it, when it can be shared.
+    /// Returns whether anyone received it.
     pub(crate) fn deliver_matched(
         &mut self,
         route: &crate::sublist::SubResult,
         msg: Frame<'_>,
+        stored: Option<&Bytes>,
     ) -> bool {
         let (subject, reply, headers, payload) = msg;
         let msg = Msg {
-            shared: None,
+            // A large payload read from the store goes out from the store's own buffer
+            // (vectored writes), not copied into the receiver's queue.
+            shared: stored.filter(|b| b.len() >= SHARE_PAYLOAD_MIN).cloned(),
             subject,
             reply,
             headers,

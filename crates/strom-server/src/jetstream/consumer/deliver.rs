@@ -122,9 +122,15 @@ impl Runner {
                 (msg.subject.len() + ack_reply.len() + hdr.map_or(0, <[u8]>::len) + payload.len())
                     as i64;
             let frame = (&msg.subject[..], Some(ack_reply.as_bytes()), hdr, payload);
+            let stored = (!cfg.headers_only).then_some(&msg.payload);
+            let msg_out = Outgoing {
+                frame,
+                stored,
+                size,
+            };
             if cfg.is_push() {
-                self.send_push(c, cfg, inner, frame, size, out);
-            } else if !self.send_pull(inner, frame, size, out) {
+                self.send_push(c, cfg, inner, msg_out, out);
+            } else if !self.send_pull(inner, msg_out, out) {
                 self.undo(inner, msg.seq, dc);
                 continue;
             }
@@ -233,10 +239,14 @@ impl Runner {
         c: &Consumer,
         cfg: &ConsumerConfig,
         inner: &mut Inner,
-        frame: crate::client::Frame<'_>,
-        size: i64,
+        msg: Outgoing<'_>,
         out: &mut ServerBatch,
     ) {
+        let Outgoing {
+            frame,
+            stored,
+            size,
+        } = msg;
         let account = &self.stream.account;
         let group = (!cfg.deliver_group.is_empty()).then_some(cfg.deliver_group.as_bytes());
         out.deliver_matched(
@@ -244,6 +254,7 @@ impl Runner {
                 .route
                 .get(account, cfg.deliver_subject.as_bytes(), group),
             frame,
+            stored,
         );
         if cfg.idle_heartbeat > 0 {
             inner.heartbeat_at =
@@ -278,10 +289,14 @@ impl Runner {
     pub(super) fn send_pull(
         &self,
         inner: &mut Inner,
-        frame: crate::client::Frame<'_>,
-        size: i64,
+        msg: Outgoing<'_>,
         out: &mut ServerBatch,
     ) -> bool {
+        let Outgoing {
+            frame,
+            stored,
+            size,
+        } = msg;
         let account = &self.stream.account;
         let Some(mut r) = inner.waiting.pop_front() else {
             return false;
@@ -297,7 +312,7 @@ impl Runner {
                 r.batch = 1;
             }
         }
-        out.deliver_matched(r.route.get(account, &r.reply, None), frame);
+        out.deliver_matched(r.route.get(account, &r.reply, None), frame, stored);
         r.batch -= 1;
         r.delivered += 1;
         if let Some(hb) = r.heartbeat {
@@ -449,6 +464,14 @@ fn rate_wait(bps: u64, burst: usize, inner: &mut Inner, size: usize) -> bool {
     let missing = size.min(burst) as f64 - tokens;
     inner.rate_due = Some(now + Duration::from_secs_f64(missing / per_sec));
     true
+}
+
+/// A delivery on its way: the frame, the payload as the store holds it (sent from the
+/// store's buffer when large), and its size as max_bytes and flow control count it.
+pub(super) struct Outgoing<'a> {
+    frame: crate::client::Frame<'a>,
+    stored: Option<&'a Bytes>,
+    size: i64,
 }
 
 /// Keeps `num_pending` and the `last_per_subject` list in step with a delivery.
