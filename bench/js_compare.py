@@ -107,6 +107,40 @@ def peak_rss(load: Path, binary: Path, variant: str, args: list[str], log_dir: P
         shutil.rmtree(store, ignore_errors=True)
 
 
+def kv_scale(load: Path, binary: Path, variant: str, keys: int, log_dir: Path) -> dict:
+    """Fills a bucket with `keys` keys and lists them (strom-load kvscale), reading the
+    server's resident memory after each, then stops the server and times a restart."""
+    store = Path(tempfile.mkdtemp(prefix=f"jsbench-{variant}-", dir=REPO / "target"))
+    try:
+        args = server_args(variant, store)
+        with servers.Server(variant, binary, log_dir, args) as srv:
+            out = subprocess.run([str(load), "kvscale", "--keys", str(keys), "--url", srv.url],
+                                 capture_output=True, text=True, timeout=1800)
+            line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
+            if out.returncode != 0 or line is None:
+                return {"error": out.stderr.strip()[-300:]}
+            r = json.loads(line)
+            r["rss_kib"] = srv.rss_kib()
+        log = log_dir / f"{variant}-kvscale-restart.log"
+        port = servers.free_port()
+        started = time.monotonic()
+        with open(log, "w") as f:
+            proc = subprocess.Popen([str(binary), "-p", str(port), "-a", "127.0.0.1", *args],
+                                    stdout=f, stderr=subprocess.STDOUT)
+        try:
+            while "Server is ready" not in log.read_text():
+                if proc.poll() is not None or time.monotonic() - started > 600:
+                    return {"error": "did not become ready"}
+                time.sleep(0.005)
+            r["restart_secs"] = time.monotonic() - started
+        finally:
+            proc.terminate()
+            proc.wait()
+        return r
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+
+
 def idle_consumers(load: Path, binary: Path, variant: str, consumers: int,
                    log_dir: Path) -> dict:
     """Creates `consumers` durable consumers on one stream, lets them sit, and reports the
@@ -206,6 +240,8 @@ def main() -> int:
                    help="messages in the stream for the restart case (0 skips it)")
     p.add_argument("--idle-consumers", type=int, default=1000,
                    help="consumers in the idle-memory case (0 skips it)")
+    p.add_argument("--kv-keys", type=int, default=1_000_000,
+                   help="keys in the KV scale case (0 skips it)")
     args = p.parse_args()
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "-p", "strom", "-p", "strom-bench"],
@@ -259,6 +295,17 @@ def main() -> int:
                 print(f"{name:<22} round {rnd + 1} {v:<12} {key} {r.get(key, r.get('error'))}",
                       flush=True)
     cases = list(CASES) + list(CONSUMER_CASES) + list(KV_CASES)
+    if args.kv_keys and (not wanted or "kv_scale" in wanted):
+        name = f"kv_{args.kv_keys // 1000}k_keys"
+        for rnd in range(args.rounds):
+            for v in ["strom", "nats"]:
+                r = kv_scale(bins / "strom-load", binaries[v], v, args.kv_keys, log_dir)
+                for metric in ["fill_secs", "list_secs", "rss_kib", "restart_secs"]:
+                    results.setdefault(f"{name}_{metric}", {}).setdefault(v, []).append(r)
+                    results[f"{name}_{metric}"].setdefault("nats_always", [])
+                print(f"{name:<22} round {rnd + 1} {v:<12} {r}", flush=True)
+        for metric in ["fill_secs", "list_secs", "rss_kib", "restart_secs"]:
+            cases.append((f"{name}_{metric}", [], metric, False, {}))
     if not wanted or "object_512mib_rss" in wanted:
         name = "object_512mib_rss"
         for rnd in range(args.rounds):

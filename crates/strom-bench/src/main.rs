@@ -153,6 +153,10 @@ enum Command {
         #[arg(long, default_value_t = 10_000)]
         keys: u64,
     },
+    Kvscale {
+        #[arg(long, default_value_t = 1_000_000)]
+        keys: u64,
+    },
     Object {
         #[arg(long, default_value_t = 256)]
         mib: u64,
@@ -292,6 +296,7 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
             } => scenario::kv::get(addr, size, keys, count, window).await,
             Command::Kvwatch { size, keys } => scenario::kv::watch(addr, size, keys).await,
             Command::Object { mib, window } => scenario::kv::object(addr, mib, window).await,
+            Command::Kvscale { keys } => scenario::kv::scale(addr, keys).await,
             Command::Conns { .. } => unreachable!("handled above"),
         }
     };

@@ -218,17 +218,38 @@ pub async fn push(addr: &str, size: usize, msgs: u64) -> Result<()> {
     let mut conn = connect(addr).await.context("connecting")?;
     fill(&mut conn, size, msgs).await?;
     let start = Instant::now();
-    create_consumer(
-        &mut conn,
-        "P",
-        &format!(
-            r#""ack_policy":"none","deliver_subject":"{DELIVER}","flow_control":true,"idle_heartbeat":1000000000"#
-        ),
-    )
-    .await?;
+    // Deliveries may arrive before the create request is answered: they count too.
     let mut got = 0u64;
     let mut out = Vec::new();
     let mut fc = 0u64;
+    let body = format!(
+        r#"{{"stream_name":"{STREAM}","config":{{"durable_name":"P","ack_policy":"none","deliver_subject":"{DELIVER}","flow_control":true,"idle_heartbeat":1000000000}}}}"#
+    );
+    let reply = format!("{INBOX}.api");
+    let answer = super::jetstream::request_seeing(
+        &mut conn,
+        &format!("$JS.API.CONSUMER.CREATE.{STREAM}.P"),
+        body.as_bytes(),
+        &reply,
+        |m| {
+            if m.subject == SUBJECT.as_bytes() {
+                got += 1;
+            } else if let (true, Some(r)) = (m.subject == DELIVER.as_bytes(), m.reply) {
+                proto::encode_pub(&mut out, r, None, b"");
+                fc += 1;
+            }
+        },
+    )
+    .await?;
+    if answer.windows(8).any(|w| w == b"\"error\":") {
+        bail!(
+            "creating the consumer failed: {}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    if !out.is_empty() {
+        conn.write_all(&out).await?;
+    }
     while got < msgs {
         conn.read_some().await?;
         out.clear();

@@ -28,6 +28,18 @@ pub(crate) async fn request(
     body: &[u8],
     reply: &str,
 ) -> Result<Vec<u8>> {
+    request_seeing(conn, subject, body, reply, |_| {}).await
+}
+
+/// Sends one request and waits for its reply body, handing every other message that arrives
+/// meanwhile to `other` (a consumer may deliver before its create request is answered).
+pub(crate) async fn request_seeing(
+    conn: &mut Conn,
+    subject: &str,
+    body: &[u8],
+    reply: &str,
+    mut other: impl FnMut(&proto::Msg<'_>),
+) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     proto::encode_pub(&mut out, subject.as_bytes(), Some(reply.as_bytes()), body);
     conn.write_all(&out).await?;
@@ -37,6 +49,8 @@ pub(crate) async fn request(
             if let ServerOp::Msg(m) = op {
                 if m.subject == reply.as_bytes() {
                     got = Some(m.payload().to_vec());
+                } else {
+                    other(&m);
                 }
             }
             Ok(())

@@ -6,8 +6,9 @@
 //! `kvget`: fills `keys` keys, then direct gets of the latest value, `window` outstanding.
 //! `kvwatch`: fills `keys` keys, then times a watch (push consumer, last per subject, flow
 //! control) receiving every key's latest value.
-//! `objput` / `objget`: an object of `mib` MiB in 128 KiB chunks, put with `window` chunk
+//! `object`: an object of `mib` MiB in 128 KiB chunks, put with `window` chunk
 //! acknowledgements outstanding, then read back through a push consumer with flow control.
+//! `kvscale`: a bucket of many keys filled, then its keys listed.
 
 use std::time::Instant;
 
@@ -180,46 +181,95 @@ pub async fn get(addr: &str, size: usize, keys: u64, count: u64, window: u64) ->
     Ok(())
 }
 
-/// Counts deliveries to the deliver subject (answering flow control) until `want` arrived.
-async fn receive(conn: &mut Conn, want: u64, mut each: impl FnMut(&[u8])) -> Result<u64> {
-    let mut got = 0u64;
-    let mut out = Vec::new();
-    while got < want {
+/// What arrives on the deliver subject: counts deliveries (and their bytes) and collects
+/// the flow-control subjects to answer, as the clients answer them.
+#[derive(Default)]
+struct Deliveries {
+    got: u64,
+    bytes: u64,
+    answers: Vec<Vec<u8>>,
+}
+
+impl Deliveries {
+    fn see(&mut self, m: &proto::Msg<'_>) {
+        if m.sid != b"2" {
+            return;
+        }
+        if m.subject == DELIVER.as_bytes() {
+            // A flow-control request, or a heartbeat saying delivery is stalled on one (its
+            // subject in Nats-Consumer-Stalled).
+            if let Some(r) = m.reply {
+                self.answers.push(r.to_vec());
+            } else if let Some(fc) = stalled_on(&m.body[..m.header_len]) {
+                self.answers.push(fc.to_vec());
+            }
+        } else {
+            self.got += 1;
+            self.bytes += m.payload().len() as u64;
+        }
+    }
+
+    async fn answer(&mut self, conn: &mut Conn) -> Result<()> {
+        if self.answers.is_empty() {
+            return Ok(());
+        }
+        let mut out = Vec::new();
+        for a in self.answers.drain(..) {
+            proto::encode_pub(&mut out, &a, None, b"");
+        }
+        conn.write_all(&out).await
+    }
+}
+
+/// Reads until `want` deliveries arrived, answering flow control.
+async fn receive(conn: &mut Conn, seen: &mut Deliveries, want: u64) -> Result<()> {
+    seen.answer(conn).await?;
+    while seen.got < want {
         conn.read_some().await?;
-        out.clear();
         conn.drain(|op| {
             if let ServerOp::Msg(m) = op {
-                if m.sid == b"2" {
-                    if m.subject == DELIVER.as_bytes() {
-                        if let Some(r) = m.reply {
-                            proto::encode_pub(&mut out, r, None, b"");
-                        }
-                    } else {
-                        got += 1;
-                        each(m.payload());
-                    }
-                }
+                seen.see(&m);
             }
             Ok(())
         })?;
-        if !out.is_empty() {
-            conn.write_all(&out).await?;
-        }
+        seen.answer(conn).await?;
         conn.flush_out().await?;
     }
-    Ok(got)
+    Ok(())
 }
 
-async fn push_consumer(conn: &mut Conn, stream: &str, config: &str) -> Result<()> {
-    api(
+/// The flow-control subject a heartbeat names in `Nats-Consumer-Stalled`.
+fn stalled_on(headers: &[u8]) -> Option<&[u8]> {
+    const NAME: &[u8] = b"Nats-Consumer-Stalled:";
+    let at = headers.windows(NAME.len()).position(|w| w == NAME)? + NAME.len();
+    let rest = &headers[at..];
+    let end = rest.iter().position(|b| *b == b'\r').unwrap_or(rest.len());
+    Some(rest[..end].trim_ascii())
+}
+
+/// Creates a push consumer delivering to [`DELIVER`]; deliveries that arrive before the
+/// answer are counted in `seen`.
+async fn push_consumer(
+    conn: &mut Conn,
+    stream: &str,
+    config: &str,
+    seen: &mut Deliveries,
+) -> Result<()> {
+    let body = format!(
+        r#"{{"stream_name":"{stream}","config":{{"deliver_subject":"{DELIVER}","ack_policy":"none","flow_control":true,"idle_heartbeat":5000000000,"mem_storage":true,{config}}}}}"#
+    );
+    let reply = format!("{INBOX}.api");
+    let b = super::jetstream::request_seeing(
         conn,
         &format!("$JS.API.CONSUMER.CREATE.{stream}"),
-        &format!(
-            r#"{{"stream_name":"{stream}","config":{{"deliver_subject":"{DELIVER}","ack_policy":"none","flow_control":true,"idle_heartbeat":5000000000,"mem_storage":true,{config}}}}}"#
-        ),
+        body.as_bytes(),
+        &reply,
+        |m| seen.see(m),
     )
-    .await
-    .context("creating the watch")?;
+    .await?;
+    if b.windows(8).any(|w| w == b"\"error\":") {
+        bail!("creating the watch failed: {}", String::from_utf8_lossy(&b));
+    }
     Ok(())
 }
 
@@ -229,13 +279,16 @@ pub async fn watch(addr: &str, size: usize, keys: u64) -> Result<()> {
     let payload = publisher::payload(size);
     publish_acked(&mut conn, keys, 1000, |i| key(i, keys), &payload).await?;
     let start = Instant::now();
+    let mut seen = Deliveries::default();
     push_consumer(
         &mut conn,
         &format!("KV_{BUCKET}"),
         &format!(r#""deliver_policy":"last_per_subject","filter_subject":"$KV.{BUCKET}.>""#),
+        &mut seen,
     )
     .await?;
-    let got = receive(&mut conn, keys, |_| {}).await?;
+    receive(&mut conn, &mut seen, keys).await?;
+    let got = seen.got;
     let secs = start.elapsed().as_secs_f64();
     let rate = got as f64 / secs;
     Report::new("kvwatch")
@@ -287,14 +340,16 @@ pub async fn object(addr: &str, mib: u64, window: u64) -> Result<()> {
     .await?;
     let put_secs = start.elapsed().as_secs_f64();
     let start = Instant::now();
+    let mut seen = Deliveries::default();
     push_consumer(
         &mut conn,
         &format!("OBJ_{BUCKET}"),
         &format!(r#""deliver_policy":"all","filter_subject":"{subject}""#),
+        &mut seen,
     )
     .await?;
-    let mut bytes = 0u64;
-    receive(&mut conn, chunks, |p| bytes += p.len() as u64).await?;
+    receive(&mut conn, &mut seen, chunks).await?;
+    let bytes = seen.bytes;
     let get_secs = start.elapsed().as_secs_f64();
     ensure!(
         bytes == chunks * CHUNK as u64,
@@ -311,6 +366,39 @@ pub async fn object(addr: &str, mib: u64, window: u64) -> Result<()> {
             "object {mib} MiB: put {:.0} MiB/s, get {:.0} MiB/s",
             mb / put_secs,
             mb / get_secs
+        ));
+    Ok(())
+}
+
+/// A bucket of `keys` keys (small values): the time to fill it, then the time to list its
+/// keys (a headers-only watch of every key's latest value, as the clients list keys).
+pub async fn scale(addr: &str, keys: u64) -> Result<()> {
+    let mut conn = connect(addr).await.context("connecting")?;
+    create_bucket(&mut conn).await?;
+    let payload = publisher::payload(32);
+    let start = Instant::now();
+    publish_acked(&mut conn, keys, 512, |i| key(i, keys), &payload).await?;
+    let fill_secs = start.elapsed().as_secs_f64();
+    let start = Instant::now();
+    let mut seen = Deliveries::default();
+    push_consumer(
+        &mut conn,
+        &format!("KV_{BUCKET}"),
+        &format!(
+            r#""headers_only":true,"deliver_policy":"last_per_subject","filter_subject":"$KV.{BUCKET}.>""#
+        ),
+        &mut seen,
+    )
+    .await?;
+    receive(&mut conn, &mut seen, keys).await?;
+    let got = seen.got;
+    let list_secs = start.elapsed().as_secs_f64();
+    Report::new("kvscale")
+        .int("keys", got)
+        .float("fill_secs", fill_secs)
+        .float("list_secs", list_secs)
+        .print(&format!(
+            "kvscale {keys} keys: filled in {fill_secs:.2}s, keys listed in {list_secs:.2}s"
         ));
     Ok(())
 }
