@@ -74,6 +74,22 @@ pub struct SyncJob {
 }
 
 impl SyncJob {
+    /// Takes in a later job, so that one run covers both: each file is synced once, then
+    /// every removal, then every directory.
+    pub fn absorb(&mut self, later: SyncJob) {
+        for (f, path) in later.files {
+            if !self.files.iter().any(|(_, p)| *p == path) {
+                self.files.push((f, path));
+            }
+        }
+        self.unlink.extend(later.unlink);
+        for d in later.dirs {
+            if !self.dirs.contains(&d) {
+                self.dirs.push(d);
+            }
+        }
+    }
+
     /// Runs the fsyncs.
     ///
     /// # Errors

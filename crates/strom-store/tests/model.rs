@@ -546,3 +546,31 @@ fn sequences_continue_after_purge_and_restart() {
     assert_eq!(store.state().first_seq, 6);
     assert_eq!(store.append(b"a", b"", b"y", 2).expect("append"), 6);
 }
+
+/// Jobs of several batches absorbed into one cover every segment any of them wrote, and the
+/// removals they carry: what a commit thread does when batches queue up during an fsync.
+#[test]
+fn absorbed_sync_jobs_cover_every_batch() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut store, _) = FileStore::open(dir.path()).expect("open");
+    store.set_segment_max(1000);
+    let mut job = store.begin_sync().expect("first job");
+    for i in 0..100u64 {
+        store.append(b"t", b"", &[7; 40], i as i64).expect("append");
+        if i % 10 == 9 {
+            let later = store.begin_sync().expect("later job");
+            job.absorb(later);
+        }
+    }
+    job.run().expect("one run of every job");
+    let mut all = Vec::new();
+    store.scan(0, &mut |seq, _| {
+        all.push(seq);
+        true
+    });
+    assert_eq!(all.len(), 100);
+    drop(store);
+    let (store, recovery) = FileStore::open(dir.path()).expect("reopen");
+    assert!(recovery.damage.is_empty());
+    assert_eq!(store.state().msgs, 100);
+}

@@ -1,7 +1,8 @@
 //! A stream's writer: one thread per stream that takes the messages its subscriptions
 //! captured, checks each against the stream's rules (expected-* headers, deduplication,
-//! size, limits, rollups, TTLs), appends the batch to the store, makes it durable with one
-//! fsync (group commit), and only then sends the acknowledgements.
+//! size, limits, rollups, TTLs), appends the batch to the store, and hands the fsync that
+//! makes it durable (group commit) to the stream's commit thread ([`super::commit`]), which
+//! sends the acknowledgements once it returned.
 //!
 //! **Invariant:** under the default sync policy, no PubAck leaves before the `sync` covering
 //! its message has returned.
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use strom_proto::headers;
 use strom_store::Store;
 
+use super::commit::{Batch, Committer, Reply};
 use super::errors::JsError;
 use super::stream::Stream;
 use super::stream_config::{Discard, Storage, StreamConfig};
@@ -102,22 +104,18 @@ struct Writer {
     republish: Option<(crate::transform::Transform, bool)>,
     /// Messages to republish once the batch is durable: subject, headers, payload.
     outgoing: Vec<(Vec<u8>, Vec<u8>, Bytes)>,
-    /// Set when an fsync failed: what was appended since may or may not be on disk, so the
-    /// stream takes nothing more until it is reopened from disk (a restart).
+    /// The commit thread: fsyncs batches in order, then sends their acknowledgements.
+    committer: Committer,
+    /// Set when an fsync failed (as of this batch): what was appended since may or may not
+    /// be on disk, so the stream takes nothing more until it is reopened from disk.
     broken: Option<String>,
     last_sync: Instant,
 }
 
-/// A reply waiting for the batch's sync.
-struct Reply {
-    to: Bytes,
-    body: Result<(u64, bool), JsError>,
-}
-
 pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
     let mut w = Writer {
-        stream,
-        ctx,
+        stream: stream.clone(),
+        ctx: ctx.clone(),
         dedupe: Dedupe::default(),
         last_msg_id: Bytes::new(),
         ttls: BTreeSet::new(),
@@ -126,6 +124,7 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
         transform: None,
         republish: None,
         outgoing: Vec::new(),
+        committer: Committer::start(stream.clone(), ctx.clone()),
         broken: None,
         last_sync: Instant::now(),
     };
@@ -147,7 +146,9 @@ pub fn run(stream: Arc<Stream>, rx: Receiver<Work>, ctx: Context) {
         }
         w.process(&mut batch);
     }
-    // A clean stop: sync, and leave the index snapshot that makes the next start fast.
+    // A clean stop: every batch committed, then sync, and leave the index snapshot that
+    // makes the next start fast.
+    w.committer.finish();
     let stream = w.stream.clone();
     let closed = stream.store.lock().close();
     if let Err(e) = closed {
@@ -238,11 +239,12 @@ impl Writer {
         let now = now_nanos();
         let cfg = self.stream.config.read().clone();
         let stream = self.stream.clone();
+        self.broken = self.committer.broken.lock().clone();
         // Checked when the configuration was accepted; a bad one here only disables them.
         self.transform = cfg.transform().ok().flatten();
         self.republish = cfg.republish().ok().flatten();
-        // Appends under the store lock; the fsync runs after it is released, so readers
-        // (direct gets, info) are not held up by the disk.
+        // Appends under the store lock; the fsync runs on the commit thread, without the
+        // lock, while this thread goes on with the next batch.
         let job = {
             let mut store = stream.store.lock();
             self.batch_base = store.state().bytes;
@@ -263,6 +265,8 @@ impl Writer {
             };
             let last = store.state().last_seq;
             if sync_now && self.dirty {
+                self.dirty = false;
+                self.last_sync = Instant::now();
                 Some((store.begin_sync(), last))
             } else {
                 if matches!(self.ctx.sync, SyncPolicy::Every(_)) {
@@ -272,74 +276,19 @@ impl Writer {
                 None
             }
         };
-        let mut failed: Option<String> = None;
-        if let Some((job, last)) = job {
-            match job.and_then(strom_store::SyncJob::run) {
-                Ok(()) => {
-                    self.dirty = false;
-                    self.last_sync = Instant::now();
-                    self.stream.stored(last);
-                }
-                Err(e) => {
-                    crate::error!(
-                        "JetStream stream '{}' sync failed: {e}; it takes no more messages \
-                         until the server restarts",
-                        self.stream.name
-                    );
-                    failed = Some(e.to_string());
-                    self.broken = Some(e.to_string());
-                }
-            }
-        }
-        if replies.is_empty() && self.outgoing.is_empty() {
+        if job.is_none() && replies.is_empty() && self.outgoing.is_empty() {
             return;
         }
-        let Some(server) = self.ctx.server.upgrade() else {
-            return;
-        };
-        let mut out = crate::client::ServerBatch::new(&server);
-        if failed.is_none() {
-            for (subject, hdr, payload) in self.outgoing.drain(..) {
-                out.publish(&self.stream.account, &subject, None, Some(&hdr), &payload);
-            }
-        }
-        self.outgoing.clear();
-        for r in replies {
-            let body = match (&failed, r.body) {
-                (Some(e), Ok(_)) => self.ack_json(Err(JsError::StoreFailed(e.clone()))),
-                (_, b) => self.ack_json(b),
-            };
-            out.publish(&self.stream.account, &r.to, None, None, &body);
-        }
-        out.flush();
-    }
-
-    fn ack_json(&self, r: Result<(u64, bool), JsError>) -> Vec<u8> {
-        let name = &self.stream.name;
-        let mut out = Vec::with_capacity(64);
-        match r {
-            Ok((seq, dup)) => {
-                out.extend_from_slice(b"{\"stream\":");
-                out.extend_from_slice(&serde_json::to_vec(name).unwrap_or_default());
-                if let Some(d) = &self.ctx.domain {
-                    out.extend_from_slice(b",\"domain\":");
-                    out.extend_from_slice(&serde_json::to_vec(d).unwrap_or_default());
-                }
-                out.extend_from_slice(format!(",\"seq\":{seq}").as_bytes());
-                if dup {
-                    out.extend_from_slice(b",\"duplicate\": true");
-                }
-                out.push(b'}');
-            }
-            Err(e) => {
-                out.extend_from_slice(b"{\"error\":");
-                out.extend_from_slice(&serde_json::to_vec(&e.api()).unwrap_or_default());
-                out.extend_from_slice(b",\"stream\":");
-                out.extend_from_slice(&serde_json::to_vec(name).unwrap_or_default());
-                out.extend_from_slice(b",\"seq\":0}");
-            }
-        }
-        out
+        let outgoing = std::mem::take(&mut self.outgoing);
+        self.committer.send(
+            &stream,
+            &self.ctx,
+            Batch {
+                job,
+                replies,
+                outgoing,
+            },
+        );
     }
 
     /// Checks and stores one message: `(sequence, duplicate)` or the error to answer.

@@ -11,6 +11,7 @@
 
 pub mod advisory;
 pub mod api;
+pub mod commit;
 pub mod consumer;
 pub mod consumer_config;
 pub mod errors;
