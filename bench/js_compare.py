@@ -102,7 +102,9 @@ def peak_rss(load: Path, binary: Path, variant: str, args: list[str], log_dir: P
             t.join()
             if out.returncode != 0:
                 return {"error": out.stderr.strip()[-300:]}
-            return {"peak_rss_kib": peak[0], "base_rss_kib": base}
+            line = next((l for l in out.stdout.splitlines() if l.startswith("{")), None)
+            report = json.loads(line) if line else {}
+            return {**report, "peak_rss_kib": peak[0], "base_rss_kib": base}
     finally:
         shutil.rmtree(store, ignore_errors=True)
 
@@ -306,6 +308,19 @@ def main() -> int:
                 print(f"{name:<22} round {rnd + 1} {v:<12} {r}", flush=True)
         for metric in ["fill_secs", "list_secs", "rss_kib", "restart_secs"]:
             cases.append((f"{name}_{metric}", [], metric, False, {}))
+    if wanted and "objclient_512mib" in wanted:
+        # Through async-nats (chunking and digest checks in the client); only on request.
+        name = "objclient_512mib"
+        for rnd in range(args.rounds):
+            for v in ["strom", "nats"]:
+                r = peak_rss(bins / "strom-load", binaries[v], v, ["objclient", "--mib", "512"],
+                             log_dir)
+                for metric in ["peak_rss_kib", "put_mib_per_sec", "get_mib_per_sec"]:
+                    results.setdefault(f"{name}_{metric}", {}).setdefault(v, []).append(r)
+                    results[f"{name}_{metric}"].setdefault("nats_always", [])
+                print(f"{name:<22} round {rnd + 1} {v:<12} {r}", flush=True)
+        for metric in ["peak_rss_kib", "put_mib_per_sec", "get_mib_per_sec"]:
+            cases.append((f"{name}_{metric}", [], metric, metric == "peak_rss_kib", {}))
     if not wanted or "object_512mib_rss" in wanted:
         name = "object_512mib_rss"
         for rnd in range(args.rounds):

@@ -157,6 +157,10 @@ enum Command {
         #[arg(long, default_value_t = 1_000_000)]
         keys: u64,
     },
+    Objclient {
+        #[arg(long, default_value_t = 512)]
+        mib: u64,
+    },
     Object {
         #[arg(long, default_value_t = 256)]
         mib: u64,
@@ -297,6 +301,7 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
             Command::Kvwatch { size, keys } => scenario::kv::watch(addr, size, keys).await,
             Command::Object { mib, window } => scenario::kv::object(addr, mib, window).await,
             Command::Kvscale { keys } => scenario::kv::scale(addr, keys).await,
+            Command::Objclient { mib } => scenario::objclient::run(addr, mib).await,
             Command::Conns { .. } => unreachable!("handled above"),
         }
     };
