@@ -65,6 +65,16 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
         o.port = port(p);
     }
     o.server_name = cfg.server_name.clone();
+    if let Some(h) = &cfg.http {
+        if let Some(host) = h.host.as_deref().filter(|h| !h.is_empty()) {
+            o.http_host = Some(host.to_string());
+        }
+        o.http_port = Some(port(h.port));
+    }
+    if let Some(p) = cfg.http_port {
+        o.http_port = Some(port(p));
+    }
+    o.http_base_path = cfg.http_base_path.clone();
     if let Some(v) = cfg.max_payload {
         o.max_payload = v as usize;
     }
@@ -140,13 +150,9 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
             ));
         }
     }
-    if cfg.http.is_some()
-        || cfg.http_port.is_some()
-        || cfg.https.is_some()
-        || cfg.https_port.is_some()
-    {
+    if cfg.https.is_some() || cfg.https_port.is_some() {
         out.not_yet
-            .push("HTTP monitoring is configured but not yet served by Strom (issue #8)".into());
+            .push("HTTPS monitoring is configured but not yet served by Strom (issue #8)".into());
     }
     if cfg.log_size_limit.is_some() {
         out.not_yet.push(

@@ -16,6 +16,8 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     #[error("JetStream: {0}")]
     JetStream(String),
+    #[error("can't listen on the monitoring port: {0}")]
+    Monitor(String),
     #[error("could not write pid file {path}: {source}")]
     PidFile {
         path: String,

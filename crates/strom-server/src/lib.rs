@@ -13,6 +13,7 @@ pub mod identity;
 pub mod jetstream;
 pub mod links;
 pub mod log;
+pub mod monitor;
 pub mod options;
 pub mod permissions;
 mod reload;

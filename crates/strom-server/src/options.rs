@@ -105,7 +105,11 @@ pub struct Options {
     pub js_accounts: Vec<(String, JsLimits)>,
     /// Encryption at rest: the cipher and the key.
     pub js_cipher: Option<(strom_store::CipherKind, EncryptionKey)>,
+    /// The HTTP monitoring port (`-m`, `http`, `http_port`), its host (the client host when
+    /// not given), and `http_base_path`.
     pub http_port: Option<u16>,
+    pub http_host: Option<String>,
+    pub http_base_path: Option<String>,
     pub pid_file: Option<PathBuf>,
     /// Where to write `<name>_<pid>.ports`, as nats-server's `--ports_file_dir`.
     pub ports_file_dir: Option<PathBuf>,
@@ -141,6 +145,8 @@ impl Default for Options {
             js_accounts: Vec::new(),
             js_cipher: None,
             http_port: None,
+            http_host: None,
+            http_base_path: None,
             pid_file: None,
             ports_file_dir: None,
         }

@@ -420,6 +420,26 @@ impl Server {
         Ok(())
     }
 
+    /// Starts the HTTP monitoring port when one is configured; the address it listens on.
+    ///
+    /// # Errors
+    /// When the port cannot be bound (nats-server does not start then either).
+    pub async fn start_monitoring(&self) -> Result<Option<SocketAddr>, ServerError> {
+        let Some(port) = self.shared.opts.http_port else {
+            return Ok(None);
+        };
+        let host = self
+            .shared
+            .opts
+            .http_host
+            .clone()
+            .unwrap_or_else(|| self.shared.opts.host.clone());
+        crate::monitor::start(self.shared.clone(), &host, port)
+            .await
+            .map(Some)
+            .map_err(|e| ServerError::Monitor(format!("{host}:{port}: {e}")))
+    }
+
     /// The address the client listener is bound to.
     ///
     /// # Errors

@@ -29,11 +29,7 @@ pub const FLAGS: &[FlagDef] = &[
     v(&["port", "p"]),
     v(&["name", "n", "server_name"]),
     v(&["pid", "P"]),
-    later(
-        &["http_port", "m"],
-        Kind::Value,
-        "HTTP monitoring (issue #8)",
-    ),
+    v(&["http_port", "m"]),
     later(
         &["https_port", "ms"],
         Kind::Value,

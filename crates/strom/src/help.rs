@@ -9,7 +9,7 @@ Server Options:
     -n, --name
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
-    -m, --http_port <port>           Use port for http monitoring (not yet served)
+    -m, --http_port <port>           Use port for http monitoring (/healthz so far)
     -ms,--https_port <port>          Use port for https monitoring (not yet served)
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit

@@ -135,6 +135,16 @@ fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
     if let Some(d) = f.value("ports_file_dir") {
         o.ports_file_dir = Some(PathBuf::from(d));
     }
+    if let Some(p) = f.value("http_port") {
+        let port: i64 = p
+            .parse()
+            .with_context(|| format!("invalid monitoring port \"{p}\""))?;
+        o.http_port = Some(if port < 0 {
+            0
+        } else {
+            u16::try_from(port).with_context(|| format!("invalid monitoring port {port}"))?
+        });
+    }
     // nats-server: --user/--pass and --auth replace the file's authorization.
     if let Some(u) = f.value("user") {
         o.auth.users = vec![User {
@@ -223,6 +233,7 @@ async fn serve(opts: Options, reloader: Reloader) -> Result<()> {
     info!("  Name:     {}", shared.server_name);
     info!("  ID:       {}", shared.server_id);
     server.start_jetstream().await?;
+    server.start_monitoring().await?;
     if let Some(path) = &pid_file {
         std::fs::write(path, std::process::id().to_string())
             .with_context(|| format!("could not write pid file {}", path.display()))?;

@@ -1,0 +1,85 @@
+//! The HTTP monitoring port, compared with the reference nats-server: the same requests to
+//! both, the same status lines, content types and bodies. So far `/healthz` (with its query
+//! options) and the 404 for what is not served.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+use common::{ServerProcess, TempDir};
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `GET path` over HTTP/1.1: the status code, the content type and the body.
+fn get(port: u16, path: &str) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("monitoring port");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request sent");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("response read");
+    let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("a status code");
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-type")
+                .then(|| value.trim().to_string())
+        })
+        .unwrap_or_default();
+    (status, content_type, body.to_string())
+}
+
+fn start(bin: Option<&std::path::Path>, dir: &TempDir) -> (ServerProcess, u16) {
+    let port = free_port();
+    let m = port.to_string();
+    let store = dir.0.to_str().expect("utf-8 path");
+    let args = ["-js", "-sd", store, "-m", &m];
+    let server = match bin {
+        Some(b) => ServerProcess::reference(b, &args, None),
+        None => ServerProcess::strom(&args),
+    };
+    (server, port)
+}
+
+#[test]
+fn healthz_answers_as_nats_server_does() {
+    let paths = [
+        "/healthz",
+        "/healthz?js-enabled-only=true",
+        "/healthz?js-server-only=true",
+        "/healthz?js-enabled=true",
+        "/no-such-endpoint",
+    ];
+    let dir = TempDir::new("monitor");
+    let (_strom, port) = start(None, &dir);
+    let ours: Vec<_> = paths.iter().map(|p| get(port, p)).collect();
+    assert_eq!(
+        ours[0],
+        (200, "application/json".into(), r#"{"status":"ok"}"#.into())
+    );
+    assert_eq!(ours[4].0, 404);
+    let Some(reference) = common::reference_or_skip() else {
+        return;
+    };
+    let dir = TempDir::new("monitor-ref");
+    let (_nats, port) = start(Some(&reference), &dir);
+    let theirs: Vec<_> = paths.iter().map(|p| get(port, p)).collect();
+    for ((path, a), b) in paths.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(a, b, "{path}: strom vs nats-server");
+    }
+}
