@@ -60,6 +60,8 @@ pub struct Shared {
     client_gone: Notify,
     /// JetStream, once started.
     jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
+    /// When the server started (and its configuration was loaded).
+    pub started: chrono::DateTime<chrono::Utc>,
 }
 
 impl Shared {
@@ -89,6 +91,11 @@ impl Shared {
     }
 
     /// Number of client connections.
+    /// The client port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn num_clients(&self) -> usize {
         self.clients.lock().len()
     }
@@ -392,6 +399,7 @@ impl Server {
             in_bytes: AtomicU64::new(0),
             client_gone: Notify::new(),
             jetstream: std::sync::OnceLock::new(),
+            started: chrono::Utc::now(),
         });
         let (state, _) = watch::channel(RunState::Running);
         Ok(Server {

@@ -276,7 +276,7 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8]) -> bool {
 }
 
 /// Resident memory of this process, from /proc (0 where there is none).
-fn resident_bytes() -> u64 {
+pub fn resident_bytes() -> u64 {
     let pages = std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| {

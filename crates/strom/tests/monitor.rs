@@ -17,14 +17,10 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// `GET path` over HTTP/1.1: the status code, the content type and the body.
+/// `GET path` over HTTP/1.0 (no chunked bodies): the status code, the content type and the body.
 fn get(port: u16, path: &str) -> (u16, String, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("monitoring port");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request sent");
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request sent");
     let mut text = String::new();
     s.read_to_string(&mut text).expect("response read");
     let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
@@ -82,4 +78,62 @@ fn healthz_answers_as_nats_server_does() {
     for ((path, a), b) in paths.iter().zip(&ours).zip(&theirs) {
         assert_eq!(a, b, "{path}: strom vs nats-server");
     }
+}
+
+/// A JSON value's type, as a dashboard reading it would see it.
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Every field (dotted path) and its type, `skip` left out.
+fn shape(v: &serde_json::Value, at: &str, skip: &[&str], out: &mut Vec<(String, &'static str)>) {
+    if let serde_json::Value::Object(m) = v {
+        for (k, x) in m {
+            let path = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if skip.contains(&path.as_str()) {
+                continue;
+            }
+            out.push((path.clone(), kind(x)));
+            shape(x, &path, skip, out);
+        }
+    }
+}
+
+#[test]
+fn varz_has_nats_servers_fields_and_types() {
+    let dir = TempDir::new("varz");
+    let (strom, port) = start(None, &dir);
+    let (status, content_type, body) = get(port, "/varz");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    let ours: serde_json::Value = serde_json::from_str(&body).expect("varz is JSON");
+    assert_eq!(ours["port"].as_u64(), Some(u64::from(strom.port)));
+    assert_eq!(ours["http_port"].as_u64(), Some(u64::from(port)));
+    assert_eq!(ours["http_req_stats"]["/varz"].as_u64(), Some(1));
+    assert!(ours["jetstream"]["config"]["store_dir"].is_string());
+    let Some(reference) = common::reference_or_skip() else {
+        return;
+    };
+    let dir = TempDir::new("varz-ref");
+    let (_nats, port) = start(Some(&reference), &dir);
+    let theirs: serde_json::Value =
+        serde_json::from_str(&get(port, "/varz").2).expect("reference varz is JSON");
+    // Strom fsyncs before every acknowledgement by default, and says so.
+    let skip = ["jetstream.config.sync_always"];
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    shape(&ours, "", &skip, &mut a);
+    shape(&theirs, "", &skip, &mut b);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "/varz fields and types: strom vs nats-server");
 }

@@ -278,6 +278,11 @@ impl JetStream {
         }
     }
 
+    /// Every account with JetStream.
+    pub fn accounts(&self) -> Vec<Arc<JsAccount>> {
+        self.accounts.read().values().cloned().collect()
+    }
+
     /// The account's JetStream, when enabled.
     pub fn account(&self, name: &str) -> Option<Arc<JsAccount>> {
         self.accounts.read().get(name).cloned()

@@ -1,11 +1,16 @@
 //! The HTTP monitoring port (`-m`, `http`, `http_port`): hyper serves it, one task per
-//! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask),
-//! with nats-server's answers and its 404 for anything else. The other endpoints of
-//! nats-server's monitoring port are issue #8's.
+//! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask)
+//! and `/varz` ([`varz`]), with nats-server's answers and its 404 for anything else. The other
+//! endpoints of nats-server's monitoring port are issue #8's.
 
+mod varz;
+
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+
+use parking_lot::Mutex;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -24,17 +29,21 @@ pub async fn start(server: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
     crate::info!("Starting http monitor on {addr}");
-    let weak = Arc::downgrade(&server);
+    let monitor = Arc::new(Monitor {
+        server: Arc::downgrade(&server),
+        port: addr.port(),
+        requests: Mutex::new(BTreeMap::new()),
+    });
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
-            let weak = weak.clone();
+            let monitor = monitor.clone();
             tokio::spawn(async move {
                 let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let server = weak.upgrade();
-                    async move { Ok::<_, Infallible>(answer(server.as_deref(), &req)) }
+                    let monitor = monitor.clone();
+                    async move { Ok::<_, Infallible>(monitor.answer(&req)) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -45,16 +54,41 @@ pub async fn start(server: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
     Ok(addr)
 }
 
-fn answer(server: Option<&Shared>, req: &Request<Incoming>) -> Response<Full<Bytes>> {
-    let base = server
-        .and_then(|s| s.opts.http_base_path.as_deref())
-        .unwrap_or("")
-        .trim_end_matches('/');
-    let path = req.uri().path();
-    let path = path.strip_prefix(base).unwrap_or(path);
-    match (server, path) {
-        (Some(s), "/healthz") => healthz(s),
-        _ => not_found(),
+/// The monitoring port's state: the server it reports on, its own port, and how often each
+/// endpoint was asked (nats-server's `http_req_stats`).
+struct Monitor {
+    server: Weak<Shared>,
+    port: u16,
+    requests: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Monitor {
+    fn answer(&self, req: &Request<Incoming>) -> Response<Full<Bytes>> {
+        let Some(server) = self.server.upgrade() else {
+            return not_found();
+        };
+        let base = server
+            .opts
+            .http_base_path
+            .as_deref()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        let path = req.uri().path();
+        let path = path.strip_prefix(base).unwrap_or(path);
+        let endpoint = match path {
+            "/healthz" => "/healthz",
+            "/varz" => "/varz",
+            _ => return not_found(),
+        };
+        let requests = {
+            let mut r = self.requests.lock();
+            *r.entry(endpoint).or_insert(0) += 1;
+            serde_json::to_value(&*r).unwrap_or_default()
+        };
+        match endpoint {
+            "/healthz" => healthz(&server),
+            _ => json_owned(StatusCode::OK, varz::varz(&server, self.port, requests)),
+        }
     }
 }
 
@@ -72,7 +106,11 @@ fn healthz(s: &Shared) -> Response<Full<Bytes>> {
 }
 
 fn json(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    json_owned(status, body.as_bytes().to_vec())
+}
+
+fn json_owned(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body)));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
