@@ -11,7 +11,7 @@
 //! consumers, and each opens its file only to write or sync it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -27,6 +27,8 @@ pub struct Journal {
     buf: Vec<u8>,
     /// Bytes in the file, written or not.
     len: u64,
+    /// Bytes known written whole to the file.
+    written: u64,
     /// Written since the last fsync.
     unsynced: bool,
     crypto: Option<Arc<Crypto>>,
@@ -71,6 +73,7 @@ impl Journal {
                 path: path.to_path_buf(),
                 buf: Vec::new(),
                 len: valid as u64,
+                written: valid as u64,
                 unsynced: false,
                 crypto,
             },
@@ -102,11 +105,18 @@ impl Journal {
         if self.buf.is_empty() {
             return Ok(());
         }
-        OpenOptions::new()
-            .append(true)
+        let mut file = OpenOptions::new()
+            .write(true)
             .open(&self.path)
-            .and_then(|mut f| f.write_all(&self.buf))
             .map_err(io(&self.path))?;
+        // At the end of what is known whole: a write that failed part way is overwritten,
+        // never followed.
+        let done = file
+            .seek(std::io::SeekFrom::Start(self.written))
+            .and_then(|_| file.write_all(&self.buf))
+            .and_then(|()| file.set_len(self.written + self.buf.len() as u64));
+        done.map_err(io(&self.path))?;
+        self.written += self.buf.len() as u64;
         self.buf.clear();
         self.unsynced = true;
         Ok(())
@@ -155,6 +165,7 @@ impl Journal {
                 path: tmp.clone(),
                 buf: Vec::new(),
                 len: 0,
+                written: 0,
                 unsynced: false,
                 crypto: self.crypto.clone(),
             };
@@ -178,6 +189,7 @@ impl Journal {
         // journal, as the caller's snapshot covers them.
         self.buf.clear();
         self.len = len;
+        self.written = len;
         self.unsynced = false;
         Ok(())
     }

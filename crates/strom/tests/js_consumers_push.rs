@@ -1385,3 +1385,84 @@ async fn a_double_acked_message_is_never_redelivered_after_kill_9() {
         "every unacked message comes again: {unacked:?} vs {redelivered:?}"
     );
 }
+
+/// A consumer keeps where it started across a restart: messages stored after it was created
+/// (deliver policy new) and not yet delivered are delivered after the restart, and an
+/// interest stream keeps them for it.
+#[tokio::test]
+async fn a_restart_keeps_a_consumers_start() {
+    let mut t = Js::start().await;
+    let mut cfg = config("START", &["start.>"]);
+    cfg.retention = RetentionPolicy::Interest;
+    let stream = add_stream(&t.js, cfg).await;
+    add_pull(
+        &stream,
+        pull::Config {
+            deliver_policy: DeliverPolicy::New,
+            ..durable("N")
+        },
+    )
+    .await;
+    publish_n(&t.js, "start.x", "m", 5).await;
+    t.server.signal("TERM");
+    t.server.wait_exit(Duration::from_secs(10));
+    let (_server, _client, js) = start_in(&t.dir).await;
+    let stream = js.get_stream("START").await.expect("stream");
+    let c = stream
+        .get_consumer::<pull::Config>("N")
+        .await
+        .expect("consumer");
+    let got = fetch(&c, 5).await;
+    assert_eq!(
+        seqs(&got),
+        [1, 2, 3, 4, 5],
+        "nothing skipped, nothing dropped"
+    );
+}
+
+/// A request for no messages does not hold up the requests behind it.
+#[tokio::test]
+async fn a_request_for_nothing_does_not_block_others() {
+    let t = Js::start().await;
+    let stream = add_stream(&t.js, config("ZERO", &["zero.>"])).await;
+    let c = add_pull(&stream, durable("Z")).await;
+    let _zero = raw_pull(&t.client, "ZERO", "Z", json!({"batch": 0})).await;
+    sync(&t.client).await;
+    publish_n(&t.js, "zero.x", "m", 3).await;
+    let got = batch(&c, 3, Duration::from_millis(1500)).await;
+    assert!(!got.is_empty(), "a later request is served");
+}
+
+/// NAKs count towards max_deliver: a message NAKed on every delivery is given up after
+/// max_deliver deliveries, with the advisory.
+#[tokio::test]
+async fn naks_count_towards_max_deliver() {
+    let t = Js::start().await;
+    let stream = add_stream(&t.js, config("POISON", &["poison.>"])).await;
+    let c = add_pull(
+        &stream,
+        pull::Config {
+            max_deliver: 2,
+            ack_wait: Duration::from_secs(30),
+            ..durable("P")
+        },
+    )
+    .await;
+    let mut adv = advisories(
+        &t.client,
+        "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.POISON.P",
+    )
+    .await;
+    publish(&t.js, "poison.x", "bad").await;
+    let mut deliveries = 0;
+    for _ in 0..3 {
+        let got = batch(&c, 1, Duration::from_millis(400)).await;
+        for m in got {
+            deliveries += 1;
+            m.ack_with(AckKind::Nak(None)).await.expect("nak");
+        }
+    }
+    assert_eq!(deliveries, 2, "delivered max_deliver times, no more");
+    let (_, v) = next_json(&mut adv).await;
+    assert_eq!(v["deliveries"].as_u64(), Some(2), "{v}");
+}

@@ -217,7 +217,11 @@ thread_local! {
 
 /// Starts deferring server-made flushes on this thread (a reader about to process a read).
 pub(crate) fn defer_flushes() {
-    DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+    // A list left over (a reader that panicked mid-read) is flushed, not lost.
+    let stale = DEFERRED.with(|d| d.borrow_mut().replace(Vec::new()));
+    for c in stale.into_iter().flatten() {
+        flush_client(&c);
+    }
 }
 
 /// Stops deferring; the receivers to flush. Called before the reader next awaits.

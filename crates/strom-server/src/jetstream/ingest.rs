@@ -267,15 +267,17 @@ impl Writer {
             if sync_now && self.dirty {
                 self.dirty = false;
                 self.last_sync = Instant::now();
-                Some((store.begin_sync(), last))
+                (Some((store.begin_sync(), last)), None)
             } else {
-                if matches!(self.ctx.sync, SyncPolicy::Every(_)) {
-                    // The operator chose speed over durability: consumers see it at once.
-                    stream.stored(last);
-                }
-                None
+                (None, Some(last))
             }
         };
+        let (job, visible) = job;
+        if let (Some(last), SyncPolicy::Every(_)) = (visible, self.ctx.sync) {
+            // The operator chose speed over durability: consumers see it at once (told
+            // outside the store lock: waking them takes the consumers' lock).
+            stream.stored(last);
+        }
         if job.is_none() && replies.is_empty() && self.outgoing.is_empty() {
             return;
         }

@@ -453,7 +453,10 @@ impl Stream {
     /// thread (which syncs their journals).
     pub fn stop(&self) {
         self.unsubscribe();
-        if let Some(p) = self.pump.lock().take() {
+        // Taken out first: the consumers' thread is joined without the pump lock held (the
+        // writer's `stored` takes it to wake the thread).
+        let pump = self.pump.lock().take();
+        if let Some(p) = pump {
             p.stop(self);
         }
         if let Some(tx) = self.tx.lock().take() {

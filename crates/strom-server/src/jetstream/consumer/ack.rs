@@ -64,13 +64,21 @@ fn nak_delay(arg: &[u8]) -> Option<i64> {
             #[serde(default)]
             delay: i64,
         }
-        return serde_json::from_slice::<Delay>(arg).ok().map(|d| d.delay);
+        return serde_json::from_slice::<Delay>(arg)
+            .ok()
+            .map(|d| d.delay.clamp(0, MAX_NAK_DELAY));
     }
     let s = std::str::from_utf8(arg).ok()?;
-    strom_conf::parse_duration(s)
-        .ok()
-        .map(|d| d.as_nanos() as i64)
+    strom_conf::parse_duration(s).ok().map(|d| {
+        i64::try_from(d.as_nanos())
+            .unwrap_or(i64::MAX)
+            .min(MAX_NAK_DELAY)
+    })
 }
+
+/// The longest NAK delay taken (a year, in nanoseconds): a client's number is bounded before
+/// it is added to a time.
+const MAX_NAK_DELAY: i64 = 365 * 24 * 3600 * 1_000_000_000;
 
 impl Runner {
     /// One ack: applied to the consumer's state and journaled; its reply queued. Returns the
@@ -103,7 +111,9 @@ impl Runner {
                 let rec = state::record::acked(inner.state.ack_floor, &done.seqs);
                 journal(inner, &rec);
                 inner.unsynced = true;
-                replies.acked.extend_from_slice(&done.seqs);
+                replies
+                    .acked
+                    .extend(done.seqs.iter().map(|s| (c.clone(), *s)));
                 if sample && freq > 0 {
                     let took = now - delivered_at.unwrap_or(inner.state.last_delivered);
                     self.sample(server, c, freq, inner, (dseq, sseq, dc), took);
@@ -145,9 +155,9 @@ impl Runner {
                         Some(d) => {
                             inner.state.redeliver.remove(&sseq);
                             if let Some(p) = inner.state.pending.get_mut(&sseq) {
-                                p.ts = now - ack_wait + d;
+                                p.ts = now.saturating_sub(ack_wait).saturating_add(d);
                             }
-                            let at = now + d;
+                            let at = now.saturating_add(d);
                             inner.redeliver_at = Some(inner.redeliver_at.map_or(at, |t| t.min(at)));
                         }
                         None => {
@@ -168,7 +178,7 @@ impl Runner {
         }
         if answer {
             if let Some(r) = reply {
-                replies.frames.push((r, None));
+                replies.frames.push((c.clone(), r, None));
             }
         }
         next
@@ -223,5 +233,10 @@ mod tests {
         assert_eq!(nak_delay(b" 500ms"), Some(500_000_000));
         assert_eq!(nak_delay(b" {\"delay\":2000}"), Some(2000));
         assert_eq!(nak_delay(b""), None);
+        assert_eq!(
+            nak_delay(b" {\"delay\":9223372036854775807}"),
+            Some(MAX_NAK_DELAY)
+        );
+        assert_eq!(nak_delay(b" {\"delay\":-5}"), Some(0));
     }
 }

@@ -83,7 +83,7 @@ impl Runner {
             budget -= 1;
             let now = now_nanos();
             let cseq = inner.state.deliver(msg.seq, dc, cfg.ack_policy, now);
-            count_delivery(inner, msg.seq, dc);
+            let counted = count_delivery(inner, msg.seq, dc);
             write_ack_reply(
                 &mut ack_reply,
                 (&self.stream.name, &c.name),
@@ -131,14 +131,14 @@ impl Runner {
             if cfg.is_push() {
                 self.send_push(c, cfg, inner, msg_out, out);
             } else if !self.send_pull(inner, msg_out, out) {
-                self.undo(inner, msg.seq, dc);
+                self.undo(inner, (msg.seq, dc), counted, cfg.ack_policy);
                 continue;
             }
             // Journal the delivery (ack none: where it stands, once per round).
             if cfg.ack_policy == AckPolicy::None {
                 floor_moved = true;
                 if retention != Retention::Limits {
-                    replies.acked.push(msg.seq);
+                    replies.acked.push((c.clone(), msg.seq));
                 }
             } else {
                 let rec = state::record::delivered(msg.seq, cseq, dc, now, inner.state.next);
@@ -360,14 +360,33 @@ impl Runner {
     }
 
     /// Takes back a delivery that could not go out.
-    pub(super) fn undo(&self, inner: &mut Inner, seq: u64, dc: u64) {
+    pub(super) fn undo(
+        &self,
+        inner: &mut Inner,
+        (seq, dc): (u64, u64),
+        counted: Counted,
+        ack: AckPolicy,
+    ) {
         inner.state.dseq -= 1;
         if dc > 1 {
+            // Back in the queue with the delivery count it had.
             inner.state.redeliver.insert(seq);
-        } else {
-            inner.state.pending.remove(&seq);
-            inner.state.next = seq;
-            inner.recount = true;
+            if dc > 2 {
+                inner.state.redelivered.insert(seq, dc - 2);
+            } else {
+                inner.state.redelivered.remove(&seq);
+            }
+            return;
+        }
+        inner.state.pending.remove(&seq);
+        inner.state.next = seq;
+        if ack == AckPolicy::None {
+            inner.state.ack_floor = (inner.state.dseq, seq - 1);
+        }
+        match counted {
+            Counted::Skip => inner.skip.push_front(seq),
+            Counted::Pending => inner.num_pending += 1,
+            Counted::Nothing => {}
         }
     }
 
@@ -385,8 +404,14 @@ impl Runner {
             if !inner.state.pending.contains_key(&seq) {
                 continue;
             }
+            let dc = inner.state.delivery_count(seq) + 1;
+            if cfg.max_deliver > 0 && dc > cfg.max_deliver as u64 {
+                // NAKed past its last allowed delivery: given up, as a missed ack wait is.
+                self.give_up(c, inner, seq, dc - 1);
+                continue;
+            }
             match store.get(seq) {
-                Ok(Some(m)) => return Some((m, inner.state.delivery_count(seq) + 1)),
+                Ok(Some(m)) => return Some((m, dc)),
                 _ => {
                     // Gone from the stream meanwhile.
                     inner.state.drop_pending(seq);
@@ -400,6 +425,10 @@ impl Runner {
             return None;
         }
         while let Some(&seq) = inner.skip.front() {
+            if seq > upto {
+                // Not durable yet: consumers see only what is.
+                return None;
+            }
             match store.get(seq) {
                 Ok(Some(m)) => return Some((m, 1)),
                 _ => {
@@ -475,9 +504,9 @@ pub(super) struct Outgoing<'a> {
 }
 
 /// Keeps `num_pending` and the `last_per_subject` list in step with a delivery.
-fn count_delivery(inner: &mut Inner, seq: u64, dc: u64) {
+fn count_delivery(inner: &mut Inner, seq: u64, dc: u64) -> Counted {
     if dc != 1 {
-        return;
+        return Counted::Nothing;
     }
     if inner.skip.front() == Some(&seq) {
         inner.skip.pop_front();
@@ -485,9 +514,21 @@ fn count_delivery(inner: &mut Inner, seq: u64, dc: u64) {
             inner.state.next = inner.state.next.max(inner.resume);
             inner.recount = true;
         }
+        Counted::Skip
     } else if seq <= inner.counted_to {
         inner.num_pending = inner.num_pending.saturating_sub(1);
+        Counted::Pending
+    } else {
+        Counted::Nothing
     }
+}
+
+/// What [`count_delivery`] took off, for an undo to put back.
+#[derive(Clone, Copy)]
+pub(super) enum Counted {
+    Skip,
+    Pending,
+    Nothing,
 }
 
 /// `$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ts>.<pending>`,

@@ -196,6 +196,15 @@ impl Consumer {
             inner.skip = skip;
             inner.resume = resume;
             inner.recount = true;
+            // Where it starts is part of its state: a restart must not work it out again
+            // from a stream that has moved on.
+            let first = start_records(&inner);
+            if let Some(j) = inner.journal.as_mut() {
+                for r in &first {
+                    j.append(r);
+                }
+                j.sync().map_err(store_failed)?;
+            }
         }
         Ok(consumer)
     }
@@ -209,11 +218,20 @@ impl Consumer {
         let meta = load_meta(dir, crypto)?;
         let (journal, records) =
             Journal::open(&dir.join(JOURNAL_FILE), crypto.cloned()).map_err(|e| e.to_string())?;
-        let (start, _, _) = start_position(stream, &meta.config);
-        let mut st = State::starting_at(start);
+        // A consumer's journal starts with its start position (see `create`); one without
+        // records starts where a new one would.
+        let mut st = if records.is_empty() {
+            let (start, _, _) = start_position(stream, &meta.config);
+            State::starting_at(start)
+        } else {
+            State::default()
+        };
         let mut bad = 0usize;
+        let mut skip = (0, Vec::new());
         for r in &records {
-            if !state::record::apply(&mut st, r) {
+            if let Some(list) = state::record::skip_list(r) {
+                skip = list;
+            } else if !state::record::apply(&mut st, r) {
                 bad += 1;
             }
         }
@@ -244,11 +262,14 @@ impl Consumer {
             let mut inner = c.inner.lock();
             inner.recount = true;
             inner.redeliver_at = Some(now);
-            let st = &inner.state;
-            let snap = state::record::snapshot(st);
+            // What is left of a last_per_subject list: what was not delivered yet.
+            let next = inner.state.next;
+            inner.resume = skip.0;
+            inner.skip = skip.1.into_iter().filter(|s| *s >= next).collect();
+            let recs = start_records(&inner);
             if let Some(j) = inner.journal.as_mut() {
                 // Start the journal afresh from the recovered state.
-                if j.rewrite(&[snap]).is_ok() {
+                if j.rewrite(&recs).is_ok() {
                     inner.journal_base = inner.journal.as_ref().map_or(0, Journal::len);
                 }
             }
@@ -610,6 +631,16 @@ fn load_meta(dir: &Path, crypto: Option<&Arc<strom_store::Crypto>>) -> Result<Me
     super::meta::load_json(dir, META_FILE, crypto.map(|c| &**c))
 }
 
+/// The records a journal starts with: the whole state, and the `last_per_subject` list while
+/// one is being delivered.
+fn start_records(inner: &Inner) -> Vec<Vec<u8>> {
+    let mut recs = vec![state::record::snapshot(&inner.state)];
+    if !inner.skip.is_empty() {
+        recs.push(state::record::skip(inner.resume, &inner.skip));
+    }
+    recs
+}
+
 /// Journals a record for a consumer (durable ones only), rewriting the journal as one
 /// snapshot when it has grown large.
 pub fn journal(inner: &mut Inner, rec: &[u8]) {
@@ -618,9 +649,9 @@ pub fn journal(inner: &mut Inner, rec: &[u8]) {
     };
     j.append(rec);
     if j.len() > inner.journal_base + JOURNAL_COMPACT {
-        let snap = state::record::snapshot(&inner.state);
+        let recs = start_records(inner);
         if let Some(j) = inner.journal.as_mut() {
-            match j.rewrite(&[snap]) {
+            match j.rewrite(&recs) {
                 Ok(()) => inner.journal_base = j.len(),
                 Err(e) => crate::warn!("Consumer journal could not be compacted: {e}"),
             }

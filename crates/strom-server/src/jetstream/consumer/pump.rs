@@ -194,10 +194,10 @@ impl Pump {
 /// Frames of a round, published once the round's acks are durable.
 #[derive(Default)]
 pub(super) struct Replies {
-    /// Ack replies and status frames: subject, headers.
-    pub(super) frames: Vec<(Bytes, Option<Vec<u8>>)>,
+    /// Ack replies: the consumer whose journal must be durable first, subject, headers.
+    pub(super) frames: Vec<(Arc<Consumer>, Bytes, Option<Vec<u8>>)>,
     /// Messages acknowledged in interest and work-queue streams.
-    pub(super) acked: Vec<u64>,
+    pub(super) acked: Vec<(Arc<Consumer>, u64)>,
 }
 
 pub(super) struct Runner {
@@ -361,14 +361,24 @@ impl Runner {
             }
         }
         // 2. Group commit of the acks.
-        self.sync_journals();
-        // 3. Now act on them.
+        let failed = self.sync_journals();
+        // 3. Now act on them — not on those whose journal could not be made durable: their
+        // acks go unanswered (clients retry) and their messages stay.
+        let durable = |c: &Arc<Consumer>| !failed.iter().any(|f| Arc::ptr_eq(f, c));
         let mut out = ServerBatch::new(&server);
-        for (to, hdr) in replies.frames.drain(..) {
-            out.publish(&self.stream.account, &to, None, hdr.as_deref(), &[]);
+        for (c, to, hdr) in replies.frames.drain(..) {
+            if durable(&c) {
+                out.publish(&self.stream.account, &to, None, hdr.as_deref(), &[]);
+            }
         }
         if retention != Retention::Limits && !replies.acked.is_empty() {
-            self.remove_acked(retention, &replies.acked);
+            let seqs: Vec<u64> = replies
+                .acked
+                .iter()
+                .filter(|(c, _)| durable(c))
+                .map(|(_, s)| *s)
+                .collect();
+            self.remove_acked(retention, &seqs);
         }
         replies.acked.clear();
         // 4. Pull requests.
@@ -390,18 +400,21 @@ impl Runner {
             }
         }
         if retention != Retention::Limits && !replies.acked.is_empty() {
-            self.remove_acked(retention, &replies.acked);
+            let seqs: Vec<u64> = replies.acked.iter().map(|(_, s)| *s).collect();
+            self.remove_acked(retention, &seqs);
         }
         out.flush();
     }
 
     /// Makes every journal with new ack records durable (under the default policy; with
     /// `sync_interval`, on that timer).
-    fn sync_journals(&mut self) {
+    /// The consumers whose journal failed: nothing of theirs may be acted on this round.
+    fn sync_journals(&mut self) -> Vec<Arc<Consumer>> {
         let due = match self.ctx.sync {
             SyncPolicy::Always => true,
             SyncPolicy::Every(d) => self.last_sync.elapsed() >= d,
         };
+        let mut failed = Vec::new();
         for c in self.consumers() {
             let mut inner = c.inner.lock();
             if !inner.unsynced && !due {
@@ -412,14 +425,19 @@ impl Runner {
                 continue;
             };
             let r = if due { j.sync() } else { j.write() };
-            if let Err(e) = r {
-                crate::error!("Consumer '{}' state could not be written: {e}", c.name);
+            match r {
+                Ok(()) => inner.unsynced = false,
+                Err(e) => {
+                    crate::error!("Consumer '{}' state could not be written: {e}", c.name);
+                    drop(inner);
+                    failed.push(c);
+                }
             }
-            inner.unsynced = false;
         }
         if due {
             self.last_sync = Instant::now();
         }
+        failed
     }
 
     /// Removes acknowledged messages: from a work-queue stream at once, from an interest

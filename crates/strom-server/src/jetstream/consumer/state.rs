@@ -197,6 +197,7 @@ pub mod record {
     const DELIVERED: u8 = 1;
     const ACKED: u8 = 2;
     const SNAPSHOT: u8 = 3;
+    const SKIP: u8 = 4;
 
     fn put(out: &mut Vec<u8>, v: u64) {
         out.extend_from_slice(&v.to_le_bytes());
@@ -261,7 +262,35 @@ pub mod record {
         out
     }
 
+    /// `last_per_subject`: the sequences to deliver first and where to go on after them.
+    pub fn skip(resume: u64, seqs: &std::collections::VecDeque<u64>) -> Vec<u8> {
+        let mut out = vec![SKIP];
+        put(&mut out, resume);
+        put(&mut out, seqs.len() as u64);
+        for s in seqs {
+            put(&mut out, *s);
+        }
+        out
+    }
+
+    /// The list a [`skip`] record holds, if `rec` is one.
+    pub fn skip_list(rec: &[u8]) -> Option<(u64, Vec<u64>)> {
+        let (&kind, body) = rec.split_first()?;
+        if kind != SKIP {
+            return None;
+        }
+        let mut r = Reader(body);
+        let resume = r.u64()?;
+        let n = r.u64()?;
+        let mut seqs = Vec::with_capacity(n.min(1 << 20) as usize);
+        for _ in 0..n {
+            seqs.push(r.u64()?);
+        }
+        Some((resume, seqs))
+    }
+
     /// Applies one record; `false` when it is not one (damage that passed the checksum).
+    /// Skip lists are the caller's ([`skip_list`]).
     pub fn apply(st: &mut State, rec: &[u8]) -> bool {
         let Some((&kind, body)) = rec.split_first() else {
             return false;
@@ -329,6 +358,7 @@ pub mod record {
                 *st = fresh;
                 Some(())
             })(),
+            SKIP => Some(()),
             _ => None,
         };
         done.is_some()

@@ -100,8 +100,10 @@ impl Runner {
                 return;
             }
         }
+        // A request for nothing would wait at the head of the queue for ever, holding up
+        // everyone behind it: it asks for one.
         if req.batch <= 0 {
-            req.batch = req.batch.max(0);
+            req.batch = 1;
         }
         priority::enqueue(&cfg, &mut inner, req);
     }
@@ -121,7 +123,7 @@ impl Runner {
         let instant = Instant::now();
         let mut inner = c.inner.lock();
         if inner.redeliver_at.is_some_and(|t| t <= now) {
-            self.check_pending(server, c, &cfg, &mut inner, now);
+            self.check_pending(c, &cfg, &mut inner, now);
         }
         let paused = cfg
             .pause_until
@@ -168,7 +170,6 @@ impl Runner {
     /// to the redelivery queue, or — at `max_deliver` — are given up with an advisory.
     pub(super) fn check_pending(
         &self,
-        server: &Arc<crate::server::Shared>,
         c: &Consumer,
         cfg: &ConsumerConfig,
         inner: &mut Inner,
@@ -200,23 +201,31 @@ impl Runner {
         for seq in expired {
             let dc = inner.state.delivery_count(seq);
             if cfg.max_deliver > 0 && dc >= cfg.max_deliver as u64 {
-                inner.state.give_up(seq, dc);
-                let rec = state::record::acked(inner.state.ack_floor, &[seq]);
-                journal(inner, &rec);
-                advisory::consumer_max_deliveries(
-                    server,
-                    &self.ctx,
-                    &self.stream,
-                    &c.name,
-                    seq,
-                    dc,
-                );
+                self.give_up(c, inner, seq, dc);
             } else {
                 inner.state.redeliver.insert(seq);
             }
         }
         if next_at != i64::MAX {
             inner.redeliver_at = Some(next_at);
+        }
+    }
+
+    /// Gives up on `seq` after `deliveries` deliveries (`max_deliver`): out of pending,
+    /// journaled, and the MAX_DELIVERIES advisory.
+    pub(super) fn give_up(&self, c: &Consumer, inner: &mut Inner, seq: u64, deliveries: u64) {
+        inner.state.give_up(seq, deliveries);
+        let rec = state::record::acked(inner.state.ack_floor, &[seq]);
+        journal(inner, &rec);
+        if let Some(server) = self.ctx.server.upgrade() {
+            advisory::consumer_max_deliveries(
+                &server,
+                &self.ctx,
+                &self.stream,
+                &c.name,
+                seq,
+                deliveries,
+            );
         }
     }
 
