@@ -93,20 +93,31 @@ fn kind(v: &serde_json::Value) -> &'static str {
 }
 
 /// Every field (dotted path) and its type, `skip` left out.
+/// Arrays count by the fields of their elements (`path[]`).
 fn shape(v: &serde_json::Value, at: &str, skip: &[&str], out: &mut Vec<(String, &'static str)>) {
-    if let serde_json::Value::Object(m) = v {
-        for (k, x) in m {
-            let path = if at.is_empty() {
-                k.clone()
-            } else {
-                format!("{at}.{k}")
-            };
-            if skip.contains(&path.as_str()) {
-                continue;
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let path = if at.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{at}.{k}")
+                };
+                if skip.contains(&path.as_str()) {
+                    continue;
+                }
+                if !out.contains(&(path.clone(), kind(x))) {
+                    out.push((path.clone(), kind(x)));
+                }
+                shape(x, &path, skip, out);
             }
-            out.push((path.clone(), kind(x)));
-            shape(x, &path, skip, out);
         }
+        serde_json::Value::Array(items) => {
+            for x in items {
+                shape(x, &format!("{at}[]"), skip, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -136,4 +147,80 @@ fn varz_has_nats_servers_fields_and_types() {
     a.sort();
     b.sort();
     assert_eq!(a, b, "/varz fields and types: strom vs nats-server");
+}
+
+/// A stream of three messages and a durable consumer, made through the client.
+async fn stream_and_consumer(url: &str) {
+    let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+    let stream = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "S".into(),
+            subjects: vec!["s.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    for _ in 0..3 {
+        js.publish("s.a", "x".into())
+            .await
+            .expect("published")
+            .await
+            .expect("stored");
+    }
+    stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("C".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+}
+
+#[tokio::test]
+async fn jsz_has_nats_servers_fields_and_types() {
+    let queries = [
+        "/jsz",
+        "/jsz?accounts=true&streams=true&consumers=true&config=true",
+    ];
+    let dir = TempDir::new("jsz");
+    let (strom, port) = start(None, &dir);
+    stream_and_consumer(&strom.url()).await;
+    let ours: Vec<serde_json::Value> = queries
+        .iter()
+        .map(|q| serde_json::from_str(&get(port, q).2).expect("jsz is JSON"))
+        .collect();
+    assert_eq!(ours[0]["messages"].as_u64(), Some(3));
+    assert_eq!(
+        (ours[0]["streams"].as_u64(), ours[0]["consumers"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let detail = &ours[1]["account_details"][0]["stream_detail"][0];
+    assert_eq!(
+        detail["consumer_detail"][0]["num_pending"].as_u64(),
+        Some(3)
+    );
+    let Some(reference) = common::reference_or_skip() else {
+        return;
+    };
+    let dir = TempDir::new("jsz-ref");
+    let (nats, port) = start(Some(&reference), &dir);
+    stream_and_consumer(&nats.url()).await;
+    let skip = ["config.sync_always"];
+    for (q, ours) in queries.iter().zip(&ours) {
+        let theirs: serde_json::Value =
+            serde_json::from_str(&get(port, q).2).expect("reference jsz is JSON");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        shape(ours, "", &skip, &mut a);
+        shape(&theirs, "", &skip, &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{q}: fields and types, strom vs nats-server");
+        if q.contains("consumers") {
+            assert!(
+                a.iter()
+                    .any(|(p, _)| p.contains("consumer_detail[].config")),
+                "the detail is compared: {a:?}"
+            );
+        }
+    }
 }

@@ -1,8 +1,10 @@
 //! The HTTP monitoring port (`-m`, `http`, `http_port`): hyper serves it, one task per
-//! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask)
-//! and `/varz` ([`varz`]), with nats-server's answers and its 404 for anything else. The other
+//! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask),
+//! `/varz` ([`varz`]) and `/jsz` ([`jsz`]), with nats-server's answers and its 404 for
+//! anything else. The other
 //! endpoints of nats-server's monitoring port are issue #8's.
 
+mod jsz;
 mod varz;
 
 use std::collections::BTreeMap;
@@ -78,6 +80,7 @@ impl Monitor {
         let endpoint = match path {
             "/healthz" => "/healthz",
             "/varz" => "/varz",
+            "/jsz" => "/jsz",
             _ => return not_found(),
         };
         let requests = {
@@ -87,6 +90,14 @@ impl Monitor {
         };
         match endpoint {
             "/healthz" => healthz(&server),
+            "/jsz" => match server.jetstream() {
+                Some(js) => json_owned(
+                    StatusCode::OK,
+                    jsz::jsz(&server, &js, &jsz::Options::parse(req.uri().query())),
+                ),
+                // nats-server without JetStream answers with an empty object's worth.
+                None => json(StatusCode::OK, r#"{"disabled":true}"#),
+            },
             _ => json_owned(StatusCode::OK, varz::varz(&server, self.port, requests)),
         }
     }

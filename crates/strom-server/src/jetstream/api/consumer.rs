@@ -339,8 +339,10 @@ fn list(jsa: &JsAccount, stream: &str, body: &[u8]) -> Result<Vec<u8>, JsError> 
         .map(|c| {
             let mut i = c.info(&stream, None);
             // nats-server lists the stored configuration: without the server's metadata.
-            i.config.metadata.remove("_nats.level");
-            i.config.metadata.remove("_nats.ver");
+            if let Some(c) = i.config.as_mut() {
+                c.metadata.remove("_nats.level");
+                c.metadata.remove("_nats.ver");
+            }
             i
         })
         .collect();

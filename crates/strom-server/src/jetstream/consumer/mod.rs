@@ -444,7 +444,7 @@ impl Consumer {
             stream_name: stream.name.clone(),
             name: self.name.clone(),
             created: wire::time_json(self.created),
-            config: cfg.clone().with_server_metadata(),
+            config: Some(cfg.clone().with_server_metadata()),
             delivered: SeqInfo {
                 consumer_seq: st.dseq,
                 stream_seq: st.next.saturating_sub(1),
@@ -504,7 +504,9 @@ pub struct InfoJson {
     pub stream_name: String,
     pub name: String,
     pub created: String,
-    pub config: ConsumerConfig,
+    /// Left out only where nats-server leaves it out (`/jsz` without `config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<ConsumerConfig>,
     pub delivered: SeqInfo,
     pub ack_floor: SeqInfo,
     pub num_ack_pending: u64,
