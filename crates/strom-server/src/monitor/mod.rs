@@ -93,7 +93,7 @@ impl Monitor {
             "/jsz" => match server.jetstream() {
                 Some(js) => json_owned(
                     StatusCode::OK,
-                    jsz::jsz(&server, &js, &jsz::Options::parse(req.uri().query())),
+                    jsz::jsz(&server, js, &jsz::Options::parse(req.uri().query())),
                 ),
                 // nats-server without JetStream answers with an empty object's worth.
                 None => json(StatusCode::OK, r#"{"disabled":true}"#),
