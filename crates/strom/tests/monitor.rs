@@ -224,3 +224,46 @@ async fn jsz_has_nats_servers_fields_and_types() {
         }
     }
 }
+
+/// `/metrics` parses as Prometheus text and reports what was done: a stream of three
+/// messages, a consumer three behind, the messages received.
+#[tokio::test]
+async fn metrics_parse_and_count_what_happened() {
+    if std::env::var("STROM_TEST_AGAINST_REFERENCE").is_ok_and(|v| v == "1") {
+        return; // Strom's own metrics: nats-server has none.
+    }
+    let dir = TempDir::new("metrics");
+    let (strom, port) = start(None, &dir);
+    stream_and_consumer(&strom.url()).await;
+    let (status, content_type, body) = get(port, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let lines = body.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("Prometheus text format");
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        let s = scrape
+            .samples
+            .iter()
+            .find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(v)))
+            .unwrap_or_else(|| panic!("{name} {labels:?} in {body}"));
+        match s.value {
+            prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{name} is a plain value"),
+        }
+    };
+    let stream = [("account", "$G"), ("stream", "S")];
+    assert_eq!(value("strom_stream_messages", &stream), 3.0);
+    assert_eq!(value("strom_jetstream_streams", &[]), 1.0);
+    assert_eq!(value("strom_jetstream_consumers", &[]), 1.0);
+    let consumer = [("account", "$G"), ("stream", "S"), ("consumer", "C")];
+    assert_eq!(value("strom_consumer_num_pending", &consumer), 3.0);
+    assert_eq!(value("strom_consumer_num_ack_pending", &consumer), 0.0);
+    assert!(value("strom_messages_received_total", &[]) >= 3.0);
+    assert_eq!(value("strom_server_info", &[("version", "2.15.1")]), 1.0);
+    assert!(value("strom_resident_memory_bytes", &[]) > 0.0);
+}

@@ -1,10 +1,11 @@
 //! The HTTP monitoring port (`-m`, `http`, `http_port`): hyper serves it, one task per
 //! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask),
 //! `/varz` ([`varz`]) and `/jsz` ([`jsz`]), with nats-server's answers and its 404 for
-//! anything else. The other
+//! anything else; and `/metrics` ([`metrics`]), Prometheus's text format. The other
 //! endpoints of nats-server's monitoring port are issue #8's.
 
 mod jsz;
+mod metrics;
 mod varz;
 
 use std::collections::BTreeMap;
@@ -81,6 +82,7 @@ impl Monitor {
             "/healthz" => "/healthz",
             "/varz" => "/varz",
             "/jsz" => "/jsz",
+            "/metrics" => "/metrics",
             _ => return not_found(),
         };
         let requests = {
@@ -98,6 +100,16 @@ impl Monitor {
                 // nats-server without JetStream answers with an empty object's worth.
                 None => json(StatusCode::OK, r#"{"disabled":true}"#),
             },
+            "/metrics" => {
+                let mut r = Response::new(Full::new(Bytes::from(metrics::metrics(&server))));
+                r.headers_mut().insert(
+                    "Content-Type",
+                    "text/plain; version=0.0.4; charset=utf-8"
+                        .parse()
+                        .expect("a header value"),
+                );
+                r
+            }
             _ => json_owned(StatusCode::OK, varz::varz(&server, self.port, requests)),
         }
     }
