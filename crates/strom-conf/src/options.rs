@@ -156,6 +156,8 @@ pub struct ServerConfig {
     pub max_connections: Option<i64>,
     /// `max_pending`, bytes.
     pub max_pending: Option<u64>,
+    /// `max_closed_clients`: how many closed connections monitoring remembers.
+    pub max_closed_clients: Option<i64>,
     /// `max_subscriptions` / `max_subs`; 0 means no limit.
     pub max_subscriptions: Option<i64>,
     /// `ping_interval`: a duration string, or seconds (with a warning).
@@ -258,6 +260,7 @@ impl ServerConfig {
             "max_control_line" => self.max_control_line = r.size_i32(e),
             "max_connections" | "max_conn" => self.max_connections = r.integer(e, "65536"),
             "max_pending" => self.max_pending = r.size(e),
+            "max_closed_clients" => self.max_closed_clients = r.integer(e, "10000"),
             "max_subscriptions" | "max_subs" => self.max_subscriptions = r.integer(e, "1000"),
             "ping_interval" => self.ping_interval = r.duration_or_seconds(e),
             "ping_max" => self.ping_max = r.integer(e, "2"),

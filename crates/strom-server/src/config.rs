@@ -84,6 +84,11 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
     if let Some(v) = cfg.max_connections {
         o.max_connections = usize::try_from(v).unwrap_or(0);
     }
+    // nats-server: 0 means the default, a negative count keeps none.
+    match cfg.max_closed_clients {
+        Some(0) | None => {}
+        Some(v) => o.max_closed_clients = usize::try_from(v).unwrap_or(0),
+    }
     if let Some(v) = cfg.max_pending {
         o.max_pending = v as usize;
     }

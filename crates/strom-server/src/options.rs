@@ -74,6 +74,8 @@ pub struct Options {
     pub max_payload: usize,
     pub max_control_line: usize,
     pub max_connections: usize,
+    /// How many closed connections `/connz?state=closed` remembers.
+    pub max_closed_clients: usize,
     pub max_pending: usize,
     pub ping_interval: Duration,
     pub ping_max: u32,
@@ -124,6 +126,7 @@ impl Default for Options {
             max_payload: DEFAULT_MAX_PAYLOAD,
             max_control_line: DEFAULT_MAX_CONTROL_LINE,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_closed_clients: 10_000,
             max_pending: DEFAULT_MAX_PENDING,
             ping_interval: Duration::from_secs(120),
             ping_max: 2,

@@ -58,6 +58,8 @@ pub struct Shared {
     in_bytes: AtomicU64,
     /// Signalled whenever a client leaves the registry.
     client_gone: Notify,
+    /// The most recent closed connections, for `/connz?state=closed`.
+    pub closed: crate::client::ClosedRing,
     /// JetStream, once started.
     jetstream: std::sync::OnceLock<Arc<crate::jetstream::JetStream>>,
     /// When the server started (and its configuration was loaded).
@@ -234,7 +236,7 @@ impl Shared {
     }
 
     /// Every connected client.
-    pub(crate) fn clients(&self) -> Vec<Arc<ClientHandle>> {
+    pub fn clients(&self) -> Vec<Arc<ClientHandle>> {
         self.clients.lock().values().cloned().collect()
     }
 
@@ -380,6 +382,7 @@ impl Server {
             .server_name
             .clone()
             .unwrap_or_else(|| server_id.clone());
+        let closed = crate::client::ClosedRing::new(opts.max_closed_clients);
         let shared = Arc::new(Shared {
             opts,
             global: Arc::new(Account::new(GLOBAL_ACCOUNT)),
@@ -398,6 +401,7 @@ impl Server {
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
             client_gone: Notify::new(),
+            closed,
             jetstream: std::sync::OnceLock::new(),
             started: chrono::Utc::now(),
         });

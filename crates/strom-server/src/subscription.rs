@@ -150,6 +150,11 @@ impl Subscription {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// The auto-unsubscribe limit; 0 when there is none.
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
+    }
+
     /// Number of messages delivered so far.
     pub fn delivered(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)

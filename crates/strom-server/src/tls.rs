@@ -104,6 +104,23 @@ pub fn server_config(o: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(builder.with_single_cert(chain, key)?))
 }
 
+/// The TLS version and cipher suite a connection negotiated, named as Go's `crypto/tls`
+/// names them (`1.3`, `TLS_AES_128_GCM_SHA256`), which is what nats-server's `/connz` shows.
+pub fn negotiated(conn: &rustls::ServerConnection) -> Option<(String, String)> {
+    let version = match conn.protocol_version()? {
+        rustls::ProtocolVersion::TLSv1_3 => "1.3",
+        rustls::ProtocolVersion::TLSv1_2 => "1.2",
+        _ => "unknown",
+    };
+    let suite = conn.negotiated_cipher_suite()?.suite();
+    let name = suite.as_str().unwrap_or("unknown");
+    // rustls prefixes TLS 1.3 suites with TLS13_; Go names them TLS_.
+    let name = name
+        .strip_prefix("TLS13_")
+        .map_or_else(|| name.to_string(), |rest| format!("TLS_{rest}"));
+    Some((version.to_string(), name))
+}
+
 /// The names a client certificate offers for `verify_and_map`, in nats-server's order: email
 /// SANs, DNS SANs, then the subject as an RFC 2253 string (`CN=…,O=…`, most specific first).
 pub fn certificate_identities(der: &[u8]) -> Vec<String> {

@@ -77,7 +77,8 @@ async fn round_trip(client: &async_nats::Client) {
 #[tokio::test]
 async fn clients_connect_over_tls() {
     let pki = Pki::new();
-    let mut server = ServerProcess::strom_with_config(&pki.config(""), &[]);
+    let m = common::http::free_port().to_string();
+    let mut server = ServerProcess::strom_with_config(&pki.config(""), &["-m", &m]);
     server.wait_for_log(
         "TLS required for client connections",
         Duration::from_secs(5),
@@ -90,6 +91,20 @@ async fn clients_connect_over_tls() {
         .await
         .expect("TLS connect");
     round_trip(&client).await;
+    // Monitoring names the negotiated version and suite as nats-server (Go) names them.
+    let (_, _, body) = common::http::get(m.parse().expect("a port"), "/connz");
+    let connz: serde_json::Value = serde_json::from_str(&body).expect("connz is JSON");
+    let conn = connz["connections"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["lang"] == "rust"))
+        .expect("the async-nats client is listed");
+    assert_eq!(conn["tls_version"], "1.3", "{conn}");
+    assert!(
+        conn["tls_cipher_suite"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("TLS_") && !s.starts_with("TLS13_")),
+        "{conn}"
+    );
 }
 
 #[test]

@@ -8,6 +8,8 @@ pub enum CloseReason {
     ClientClosed,
     /// A protocol error; the `-ERR` line (if any) is already queued.
     ProtocolViolation,
+    MaxPayloadExceeded,
+    MaxControlLineExceeded,
     AuthenticationViolation,
     AuthenticationTimeout,
     SlowConsumerPendingBytes,
@@ -21,6 +23,19 @@ pub enum CloseReason {
 }
 
 impl CloseReason {
+    /// Why a connection closes after this `-ERR`, in nats-server's terms.
+    pub fn for_err(err: ErrText) -> CloseReason {
+        match err {
+            ErrText::MaxPayload => CloseReason::MaxPayloadExceeded,
+            ErrText::MaxControlLine => CloseReason::MaxControlLineExceeded,
+            ErrText::AuthorizationViolation => CloseReason::AuthenticationViolation,
+            ErrText::AuthenticationTimeout => CloseReason::AuthenticationTimeout,
+            ErrText::StaleConnection => CloseReason::StaleConnection,
+            ErrText::MaxConnections => CloseReason::MaxConnectionsExceeded,
+            _ => CloseReason::ProtocolViolation,
+        }
+    }
+
     /// Whether the bytes already queued are written before the socket closes. A slow consumer's
     /// backlog is dropped: writing it is what it could not keep up with.
     pub fn flushes(self) -> bool {
@@ -49,6 +64,8 @@ impl std::fmt::Display for CloseReason {
         let s = match self {
             CloseReason::ClientClosed => "Client Closed",
             CloseReason::ProtocolViolation => "Protocol Violation",
+            CloseReason::MaxPayloadExceeded => "Maximum Message Payload Exceeded",
+            CloseReason::MaxControlLineExceeded => "Maximum Control Line Exceeded",
             CloseReason::AuthenticationViolation => "Authentication Failure",
             CloseReason::AuthenticationTimeout => "Authentication Timeout",
             CloseReason::SlowConsumerPendingBytes => "Slow Consumer (Pending Bytes)",

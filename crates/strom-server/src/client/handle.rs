@@ -25,6 +25,8 @@ pub type ConnectRecord = (ConnectOptions, String, Vec<String>);
 pub struct ClientHandle {
     pub id: u64,
     pub addr: Option<SocketAddr>,
+    /// When the connection was accepted.
+    pub started: chrono::DateTime<chrono::Utc>,
     pub out: Outbound,
     /// Subscriptions by sid. Only SUB, UNSUB, auto-unsubscribe and close touch it.
     pub subs: Mutex<FxHashMap<Bytes, Arc<Subscription>>>,
@@ -36,6 +38,12 @@ pub struct ClientHandle {
     pub(super) pings_out: AtomicU32,
     /// Whether a PONG to a server PING has been seen (nats-server measures RTT with it).
     pub(super) rtt_known: AtomicBool,
+    /// Nanoseconds since `epoch` when the last server PING was queued (0: none yet).
+    ping_sent_ns: AtomicU64,
+    /// The last measured round trip in nanoseconds (0: not measured).
+    rtt_ns: AtomicU64,
+    /// The negotiated TLS version and cipher suite, in Go's names, for TLS connections.
+    tls: Mutex<Option<(String, String)>>,
     /// Milliseconds since `epoch` of the last bytes read from the client.
     last_in_ms: AtomicU64,
     epoch: Instant,
@@ -70,12 +78,16 @@ impl ClientHandle {
         ClientHandle {
             id,
             addr,
+            started: chrono::Utc::now(),
             out: Outbound::new(max_pending, socket),
             subs: Mutex::new(FxHashMap::default()),
             headers: AtomicBool::new(false),
             async_info: AtomicBool::new(false),
             pings_out: AtomicU32::new(0),
             rtt_known: AtomicBool::new(false),
+            ping_sent_ns: AtomicU64::new(0),
+            rtt_ns: AtomicU64::new(0),
+            tls: Mutex::new(None),
             last_in_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             account: Mutex::new(crate::account::GLOBAL_ACCOUNT.to_string()),
@@ -149,7 +161,6 @@ impl ClientHandle {
         self.in_bytes.store(bytes, Ordering::Relaxed);
     }
 
-    /// What the client authenticated with.
     /// The CONNECT, the INFO nonce and the client certificate's names.
     pub fn connect_record(&self) -> Option<ConnectRecord> {
         self.connect.lock().clone()
@@ -165,7 +176,6 @@ impl ClientHandle {
         self.permissions_changed.store(true, Ordering::Release);
     }
 
-    /// The name of the account this client is bound to.
     /// Records how advisories describe this client.
     pub(crate) fn set_description(&self, block: Arc<crate::system::ClientBlock>) {
         *self.described.lock() = Some(block);
@@ -176,6 +186,7 @@ impl ClientHandle {
         self.described.lock().clone()
     }
 
+    /// The name of the account this client is bound to.
     pub fn account_name(&self) -> String {
         self.account.lock().clone()
     }
@@ -199,10 +210,79 @@ impl ClientHandle {
     }
 
     /// How long ago the client last sent anything.
-    pub(super) fn idle_for(&self, now: Instant) -> std::time::Duration {
+    pub fn idle_for(&self, now: Instant) -> std::time::Duration {
         let last =
             self.epoch + std::time::Duration::from_millis(self.last_in_ms.load(Ordering::Relaxed));
         now.saturating_duration_since(last)
+    }
+
+    /// Queues a server PING, noting when, so the PONG gives the round trip.
+    pub(super) fn push_ping(&self) {
+        let ns = self.epoch.elapsed().as_nanos().max(1) as u64;
+        self.ping_sent_ns.store(ns, Ordering::Relaxed);
+        self.pings_out.fetch_add(1, Ordering::Relaxed);
+        if let super::Push::Queued { first: true } = self.out.push_proto(strom_proto::encode::PING)
+        {
+            self.out.wake();
+        }
+    }
+
+    /// Takes the round trip from the PING the PONG answers.
+    pub(super) fn pong_received(&self) {
+        self.pings_out.store(0, Ordering::Relaxed);
+        self.rtt_known.store(true, Ordering::Relaxed);
+        let sent = self.ping_sent_ns.load(Ordering::Relaxed);
+        if sent != 0 {
+            let now = self.epoch.elapsed().as_nanos() as u64;
+            self.rtt_ns
+                .store(now.saturating_sub(sent).max(1), Ordering::Relaxed);
+        }
+    }
+
+    /// The last measured round trip; zero until a PONG has answered a server PING.
+    pub fn rtt(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.rtt_ns.load(Ordering::Relaxed))
+    }
+
+    /// Starts a round-trip measurement when none has been made, as nats-server does when
+    /// monitoring asks (only for clients that have sent CONNECT and named their language).
+    pub fn request_rtt(&self) {
+        let ready = self
+            .described
+            .lock()
+            .as_ref()
+            .is_some_and(|d| !d.lang.is_empty());
+        if ready && self.rtt_ns.load(Ordering::Relaxed) == 0 && self.out.close_reason().is_none() {
+            self.push_ping();
+        }
+    }
+
+    pub(super) fn set_tls(&self, version: String, cipher: String) {
+        *self.tls.lock() = Some((version, cipher));
+    }
+
+    /// The TLS version and cipher suite, for TLS connections.
+    pub fn tls(&self) -> Option<(String, String)> {
+        self.tls.lock().clone()
+    }
+
+    /// Who the client authenticated as, as nats-server's monitoring shows it: the nkey, the
+    /// user name, or `[REDACTED]` for a token.
+    pub fn auth_user(&self) -> String {
+        let record = self.connect.lock();
+        let Some((o, _, _)) = record.as_ref() else {
+            return String::new();
+        };
+        if let Some(k) = o.nkey.as_ref().filter(|k| !k.is_empty()) {
+            return k.clone();
+        }
+        if let Some(u) = o.user.as_ref().filter(|u| !u.is_empty()) {
+            return u.clone();
+        }
+        if o.auth_token.as_ref().is_some_and(|t| !t.is_empty()) {
+            return "[REDACTED]".into();
+        }
+        String::new()
     }
 
     /// `ip:port - cid:N`, the prefix of nats-server's per-client log lines.
@@ -211,6 +291,18 @@ impl ClientHandle {
             Some(a) => format!("{a} - cid:{}", self.id),
             None => format!("cid:{}", self.id),
         }
+    }
+
+    /// The subjects this client subscribes to (with the queue group, if any).
+    pub fn subjects(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .subs
+            .lock()
+            .values()
+            .map(|s| String::from_utf8_lossy(&s.subject).into_owned())
+            .collect();
+        v.sort();
+        v
     }
 
     /// Number of subscriptions held.

@@ -5,6 +5,7 @@
 //! state. No lock is held across an `.await`.
 
 mod close;
+mod closed;
 mod connect;
 mod deliver;
 mod handle;
@@ -16,6 +17,7 @@ mod trace;
 mod writer;
 
 pub use close::CloseReason;
+pub use closed::{ClosedConn, ClosedRing, SubSnapshot};
 pub(crate) use deliver::{publish_from_server, Frame, ServerBatch};
 pub use handle::ClientHandle;
 pub use outbound::{Outbound, Push};

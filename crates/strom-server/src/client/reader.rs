@@ -103,6 +103,9 @@ pub(crate) async fn serve(
         }
         Some((acceptor, opts)) => match tls_handshake(&conn, stream, acceptor, opts).await {
             Some(tls) => {
+                if let Some((version, cipher)) = crate::tls::negotiated(tls.get_ref().1) {
+                    handle.set_tls(version, cipher);
+                }
                 if opts.map_users {
                     conn.cert_identities = tls
                         .get_ref()
@@ -193,7 +196,7 @@ impl Conn {
         if err.closes() {
             self.handle
                 .out
-                .push_and_close(&line, CloseReason::ProtocolViolation);
+                .push_and_close(&line, CloseReason::for_err(err));
         } else {
             self.proto(&line);
         }
@@ -369,8 +372,7 @@ impl Conn {
                 true
             }
             ClientOp::Pong => {
-                self.handle.pings_out.store(0, Ordering::Relaxed);
-                self.handle.rtt_known.store(true, Ordering::Relaxed);
+                self.handle.pong_received();
                 true
             }
             ClientOp::Connect(json) => self.process_connect(json),
@@ -522,6 +524,14 @@ impl Conn {
 
     /// Drops every subscription of this client.
     fn cleanup(&mut self) {
+        let reason = self
+            .handle
+            .out
+            .close_reason()
+            .map_or_else(|| "Client Closed".to_string(), |r| r.to_string());
+        self.server
+            .closed
+            .push(super::ClosedConn::snapshot(&self.handle, reason.clone()));
         let subs: Vec<Arc<Subscription>> =
             self.handle.subs.lock().drain().map(|(_, s)| s).collect();
         for s in &subs {
@@ -531,11 +541,6 @@ impl Conn {
         self.cache.clear();
         if let Some(mut advisory) = self.advisory.take() {
             advisory.stop = Some(crate::system::timestamp(chrono::Utc::now()));
-            let reason = self
-                .handle
-                .out
-                .close_reason()
-                .map_or_else(|| "Client Closed".to_string(), |r| r.to_string());
             crate::system::client_disconnected(
                 &self.server,
                 &advisory,

@@ -14,7 +14,7 @@ use tokio::time::{sleep_until, timeout, Instant};
 use super::close::CloseReason;
 use super::handle::ClientHandle;
 use super::socket::Socket;
-use strom_proto::{encode, ErrText};
+use strom_proto::ErrText;
 
 /// Buffer capacity always kept between writes.
 const KEEP_CAPACITY: usize = 64 * 1024;
@@ -141,6 +141,5 @@ fn ping_tick(client: &ClientHandle, cfg: &WriterConfig) {
         );
         return;
     }
-    client.pings_out.store(out + 1, Ordering::Relaxed);
-    client.out.push_proto(encode::PING);
+    client.push_ping();
 }

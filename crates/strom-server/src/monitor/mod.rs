@@ -1,11 +1,14 @@
 //! The HTTP monitoring port (`-m`, `http`, `http_port`): hyper serves it, one task per
 //! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask),
-//! `/varz` ([`varz`]) and `/jsz` ([`jsz`]), with nats-server's answers and its 404 for
+//! `/varz` ([`varz`]), `/jsz` ([`jsz`]) and `/connz` ([`connz`]), with nats-server's answers and its 404 for
 //! anything else; and `/metrics` ([`metrics`]), Prometheus's text format. The other
 //! endpoints of nats-server's monitoring port are issue #8's.
 
+mod conn_info;
+mod connz;
 mod jsz;
 mod metrics;
+mod query;
 mod varz;
 
 use std::collections::BTreeMap;
@@ -83,6 +86,7 @@ impl Monitor {
             "/varz" => "/varz",
             "/jsz" => "/jsz",
             "/metrics" => "/metrics",
+            "/connz" => "/connz",
             _ => return not_found(),
         };
         let requests = {
@@ -92,6 +96,12 @@ impl Monitor {
         };
         match endpoint {
             "/healthz" => healthz(&server),
+            "/connz" => match connz::Options::parse(req.uri().query())
+                .and_then(|o| connz::connz(&server, &o))
+            {
+                Ok(body) => json_owned(StatusCode::OK, body),
+                Err(text) => bad_request(text),
+            },
             "/jsz" => match server.jetstream() {
                 Some(js) => json_owned(
                     StatusCode::OK,
@@ -143,6 +153,17 @@ fn json_owned(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
     h.insert(
         "Content-Type",
         "application/json".parse().expect("a header value"),
+    );
+    r
+}
+
+/// nats-server's answer to a query it cannot read: 400 and the reason as plain text.
+fn bad_request(text: String) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(text)));
+    *r.status_mut() = StatusCode::BAD_REQUEST;
+    r.headers_mut().insert(
+        "Content-Type",
+        "text/plain; charset=utf-8".parse().expect("a header value"),
     );
     r
 }

@@ -1,0 +1,218 @@
+//! `/connz`: the connections open now, or closed lately, in nats-server's JSON, filtered,
+//! sorted and paged as its query asks: `state`, `cid`, `acc`, `user`,
+//! `sort`, `offset`, `limit`, `subs` (`true` or `detail`) and `auth`. Subscriptions and
+//! identities are gathered for the rows of the page only. Like nats-server's HTTP handler,
+//! `filter_subject` is not read.
+
+use std::cmp::Reverse;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::conn_info::{ConnInfo, Source, SubsView};
+use super::query::Query;
+use crate::server::Shared;
+
+/// nats-server's `DefaultConnListSize`.
+const DEFAULT_LIMIT: usize = 1024;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Open,
+    Closed,
+    All,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sort {
+    Cid,
+    Subs,
+    Pending,
+    MsgsTo,
+    MsgsFrom,
+    BytesTo,
+    BytesFrom,
+    Last,
+    Idle,
+    Uptime,
+    Stop,
+    Reason,
+    Rtt,
+}
+
+impl Sort {
+    fn parse(s: &str) -> Option<Sort> {
+        Some(match s {
+            "" | "cid" | "start" => Sort::Cid,
+            "subs" => Sort::Subs,
+            "pending" => Sort::Pending,
+            "msgs_to" => Sort::MsgsTo,
+            "msgs_from" => Sort::MsgsFrom,
+            "bytes_to" => Sort::BytesTo,
+            "bytes_from" => Sort::BytesFrom,
+            "last" => Sort::Last,
+            "idle" => Sort::Idle,
+            "uptime" => Sort::Uptime,
+            "stop" => Sort::Stop,
+            "reason" => Sort::Reason,
+            "rtt" => Sort::Rtt,
+            _ => return None,
+        })
+    }
+}
+
+/// A `/connz` query.
+pub struct Options {
+    sort: Sort,
+    auth: bool,
+    subs: SubsView,
+    offset: usize,
+    limit: usize,
+    cid: u64,
+    state: State,
+    user: String,
+    account: String,
+}
+
+impl Options {
+    /// Reads the query; the error is the text nats-server answers with 400.
+    pub fn parse(query: Option<&str>) -> Result<Options, String> {
+        let q = Query::parse(query);
+        let sort_text = q.get("sort");
+        let auth = q.boolean("auth")?;
+        let subs = if q.get("subs").eq_ignore_ascii_case("detail") {
+            SubsView::Detail
+        } else if q.boolean("subs")? {
+            SubsView::List
+        } else {
+            SubsView::None
+        };
+        let offset = usize::try_from(q.int("offset")?).unwrap_or(0);
+        let limit = match q.int("limit")? {
+            n if n <= 0 => DEFAULT_LIMIT,
+            n => usize::try_from(n).unwrap_or(DEFAULT_LIMIT),
+        };
+        let cid = q.uint("cid")?;
+        let state = match q.get("state").to_ascii_lowercase().as_str() {
+            "" | "open" => State::Open,
+            "closed" => State::Closed,
+            "any" | "all" => State::All,
+            other => return Err(format!("Error decoding state for {other}")),
+        };
+        let sort =
+            Sort::parse(sort_text).ok_or_else(|| format!("invalid sorting option: {sort_text}"))?;
+        if sort == Sort::Stop && state != State::Closed {
+            return Err("sort by stop only valid on closed connections".into());
+        }
+        if sort == Sort::Reason && state != State::Closed {
+            return Err("sort by reason only valid on closed connections".into());
+        }
+        Ok(Options {
+            sort,
+            auth,
+            subs,
+            offset,
+            limit: if cid > 0 { 1 } else { limit },
+            cid,
+            state,
+            user: q.get("user").to_string(),
+            account: q.get("acc").to_string(),
+        })
+    }
+}
+
+#[derive(Serialize)]
+struct Connz<'a> {
+    server_id: &'a str,
+    now: String,
+    num_connections: usize,
+    total: usize,
+    offset: usize,
+    limit: usize,
+    connections: Vec<ConnInfo>,
+}
+
+/// The connections the query selects, before sorting, and nats-server's `total`: how many
+/// there are in the state and account asked for, before the other filters.
+fn select(s: &Shared, o: &Options) -> (Vec<Source>, usize) {
+    let in_account = |c: &Source| o.account.is_empty() || c.account() == o.account;
+    let mut open: Vec<Source> = Vec::new();
+    if matches!(o.state, State::Open | State::All) {
+        open = s.clients().into_iter().map(Source::Open).collect();
+        open.retain(in_account);
+    }
+    let mut closed: Vec<Source> = Vec::new();
+    if matches!(o.state, State::Closed | State::All) {
+        closed = s.closed.list().into_iter().map(Source::Closed).collect();
+        closed.retain(in_account);
+    }
+    let total = open.len() + closed.len();
+    if o.cid > 0 {
+        // A cid found open is not looked for among the closed.
+        open.retain(|c| matches!(c, Source::Open(h) if h.id == o.cid));
+        closed.retain(|c| open.is_empty() && matches!(c, Source::Closed(r) if r.cid == o.cid));
+        closed.truncate(1);
+    }
+    let rows = open
+        .into_iter()
+        .chain(closed)
+        .filter(|c| o.user.is_empty() || c.user() == o.user)
+        .collect();
+    (rows, total)
+}
+
+/// The `/connz` body, or the text of a 400.
+pub fn connz(s: &Shared, o: &Options) -> Result<Vec<u8>, String> {
+    let now = Utc::now();
+    let (selected, total) = select(s, o);
+    let mut rows: Vec<(Source, ConnInfo)> = selected
+        .into_iter()
+        .map(|src| {
+            let info = src.info(now);
+            (src, info)
+        })
+        .collect();
+    // Every order but by cid is descending, except uptime (shortest first) and reason.
+    match o.sort {
+        Sort::Cid => rows.sort_by_key(|(_, i)| i.cid),
+        Sort::Subs => rows.sort_by_key(|(_, i)| Reverse(i.subscriptions)),
+        Sort::Pending => rows.sort_by_key(|(_, i)| Reverse(i.pending_bytes)),
+        Sort::MsgsTo => rows.sort_by_key(|(_, i)| Reverse(i.out_msgs)),
+        Sort::MsgsFrom => rows.sort_by_key(|(_, i)| Reverse(i.in_msgs)),
+        Sort::BytesTo => rows.sort_by_key(|(_, i)| Reverse(i.out_bytes)),
+        Sort::BytesFrom => rows.sort_by_key(|(_, i)| Reverse(i.in_bytes)),
+        Sort::Last => rows.sort_by_key(|(_, i)| Reverse(i.times.last)),
+        Sort::Idle => rows.sort_by_key(|(_, i)| i.times.last),
+        Sort::Uptime => rows.sort_by_key(|(_, i)| i.times.uptime(now)),
+        Sort::Stop => rows.sort_by_key(|(_, i)| Reverse(i.times.stop)),
+        Sort::Reason => rows.sort_by(|(a, _), (b, _)| reason(a).cmp(reason(b))),
+        Sort::Rtt => rows.sort_by_key(|(_, i)| Reverse(i.times.rtt)),
+    }
+    let offset = o.offset.min(rows.len());
+    let connections: Vec<ConnInfo> = rows
+        .into_iter()
+        .skip(offset)
+        .take(o.limit)
+        .map(|(src, mut info)| {
+            src.detail(&mut info, o.subs, o.auth);
+            info
+        })
+        .collect();
+    let body = Connz {
+        server_id: &s.server_id,
+        now: crate::system::timestamp(now),
+        num_connections: connections.len(),
+        total,
+        offset: o.offset,
+        limit: o.limit,
+        connections,
+    };
+    serde_json::to_vec(&body).map_err(|e| e.to_string())
+}
+
+fn reason(s: &Source) -> &str {
+    match s {
+        Source::Closed(c) => &c.reason,
+        Source::Open(_) => "",
+    }
+}
