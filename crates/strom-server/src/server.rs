@@ -202,6 +202,13 @@ impl Shared {
         names.len()
     }
 
+    /// Every account: the global one, then the configured ones by name.
+    pub fn all_accounts(&self) -> Vec<Arc<Account>> {
+        let mut named: Vec<Arc<Account>> = self.accounts.read().values().cloned().collect();
+        named.sort_by(|a, b| a.name.cmp(&b.name));
+        std::iter::once(self.global.clone()).chain(named).collect()
+    }
+
     /// Subscriptions in every account.
     pub fn total_subscriptions(&self) -> u64 {
         self.global.sublist.count()

@@ -83,6 +83,19 @@ pub struct Sublist {
     root: RwLock<Level>,
     generation: AtomicU64,
     count: AtomicU64,
+    /// Lifetime counts for monitoring (`/subsz`): inserts, removes and trie lookups.
+    inserts: AtomicU64,
+    removes: AtomicU64,
+    lookups: AtomicU64,
+}
+
+/// What `/subsz` reports of a sublist.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SublistStats {
+    pub subscriptions: u64,
+    pub inserts: u64,
+    pub removes: u64,
+    pub matches: u64,
 }
 
 impl Default for Sublist {
@@ -97,6 +110,9 @@ impl Sublist {
             root: RwLock::new(Level::default()),
             generation: AtomicU64::new(1),
             count: AtomicU64::new(0),
+            inserts: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
+            lookups: AtomicU64::new(0),
         }
     }
 
@@ -132,6 +148,7 @@ impl Sublist {
             level = node.next.get_or_insert_with(Box::default);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
+        self.inserts.fetch_add(1, Ordering::Relaxed);
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
@@ -142,6 +159,7 @@ impl Sublist {
         let removed = remove_from(&mut root, &tokens, sub);
         if removed {
             self.count.fetch_sub(1, Ordering::Relaxed);
+            self.removes.fetch_add(1, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
         removed
@@ -159,8 +177,43 @@ impl Sublist {
         }
         if n > 0 {
             self.count.fetch_sub(n, Ordering::Relaxed);
+            self.removes.fetch_add(n, Ordering::Relaxed);
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
+    }
+
+    /// Counts for monitoring. Matches are trie lookups: publishers answer repeated subjects
+    /// from their own caches without one.
+    pub fn stats(&self) -> SublistStats {
+        SublistStats {
+            subscriptions: self.count(),
+            inserts: self.inserts.load(Ordering::Relaxed),
+            removes: self.removes.load(Ordering::Relaxed),
+            matches: self.lookups.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Every subscription held, in trie order.
+    pub fn subscriptions(&self) -> Vec<Arc<Subscription>> {
+        fn walk(level: &Level, out: &mut Vec<Arc<Subscription>>) {
+            let nodes = level
+                .literals
+                .values()
+                .chain(level.pwc.as_deref())
+                .chain(level.fwc.as_deref());
+            for node in nodes {
+                out.extend(node.psubs.iter().cloned());
+                for (_, members) in &node.qsubs {
+                    out.extend(members.iter().cloned());
+                }
+                if let Some(next) = &node.next {
+                    walk(next, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.root.read(), &mut out);
+        out
     }
 
     /// All subscriptions whose subject matches the literal `subject`.
@@ -170,6 +223,7 @@ impl Sublist {
         if subject.is_empty() || subject.split(|&b| b == b'.').any(<[u8]>::is_empty) {
             return result;
         }
+        self.lookups.fetch_add(1, Ordering::Relaxed);
         let root = self.root.read();
         let mut tokens = [&[][..]; 32];
         let mut n = 0;

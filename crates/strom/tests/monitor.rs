@@ -181,3 +181,85 @@ async fn metrics_parse_and_count_what_happened() {
     assert_eq!(value("strom_server_info", &[("version", "2.15.1")]), 1.0);
     assert!(value("strom_resident_memory_bytes", &[]) > 0.0);
 }
+
+#[tokio::test]
+async fn subsz_has_nats_servers_fields_and_types() {
+    let queries = [
+        "/subsz",
+        "/subsz?subs=1",
+        "/subsz?subs=1&test=orders.eu.new",
+        "/subsz?subs=1&acc=%24G&limit=1&offset=1",
+        "/subscriptionsz?subs=true",
+    ];
+    async fn clients(url: String) -> Vec<async_nats::Client> {
+        let mut out = Vec::new();
+        for subject in ["orders.*.new", "orders.>", "billing.new"] {
+            let c = async_nats::connect(&url).await.expect("connect");
+            std::mem::forget(c.subscribe(subject).await.expect("subscribe"));
+            std::mem::forget(
+                c.queue_subscribe(subject, "workers".into())
+                    .await
+                    .expect("queue subscribe"),
+            );
+            common::sync(&c).await;
+            out.push(c);
+        }
+        out
+    }
+    let dir = TempDir::new("subsz");
+    let (strom, port) = start(None, &dir);
+    let _c = clients(strom.url()).await;
+    let ours: Vec<serde_json::Value> = queries
+        .iter()
+        .map(|q| serde_json::from_str(&get(port, q).2).expect("subsz is JSON"))
+        .collect();
+    let tested = ours[2]["subscriptions_list"].as_array().expect("a list");
+    let mut subjects: Vec<&str> = tested
+        .iter()
+        .filter_map(|s| s["subject"].as_str())
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        ["orders.*.new", "orders.*.new", "orders.>", "orders.>"],
+        "the subscriptions a message on orders.eu.new reaches"
+    );
+    assert!(tested.iter().any(|s| s["qgroup"] == "workers"));
+    assert_eq!(
+        ours[3]["subscriptions_list"].as_array().map(Vec::len),
+        Some(1)
+    );
+    assert!(ours[0]["num_subscriptions"].as_u64() >= Some(6));
+    let (status, _, body) = get(port, "/subsz?test=orders.*");
+    assert_eq!(
+        (status, body.as_str()),
+        (
+            400,
+            "invalid test subject, must be valid publish subject: orders.*"
+        )
+    );
+    let Some(reference) = common::reference_or_skip() else {
+        return;
+    };
+    let dir = TempDir::new("subsz-ref");
+    let (nats, port) = start(Some(&reference), &dir);
+    let _c = clients(nats.url()).await;
+    for (q, ours) in queries.iter().zip(&ours) {
+        let theirs: serde_json::Value =
+            serde_json::from_str(&get(port, q).2).expect("reference subsz is JSON");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        shape(ours, "", &[], &mut a);
+        shape(&theirs, "", &[], &mut b);
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{q}: fields and types, strom vs nats-server");
+    }
+    assert_eq!(
+        get(port, "/subsz?test=orders.*"),
+        (
+            400,
+            "text/plain; charset=utf-8".into(),
+            "invalid test subject, must be valid publish subject: orders.*".into()
+        )
+    );
+}

@@ -76,17 +76,21 @@ impl Times {
     }
 }
 
-/// nats-server's `SubDetail` for a client's own subscription.
+/// nats-server's `SubDetail`: `/subsz` names the account, `/connz` does not.
 #[derive(Serialize)]
-struct SubDetail {
-    subject: String,
+pub struct SubDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
-    qgroup: Option<String>,
-    sid: String,
-    msgs: u64,
+    pub account: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account_tag: Option<String>,
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub qgroup: Option<String>,
+    pub sid: String,
+    pub msgs: u64,
     #[serde(skip_serializing_if = "is_zero")]
-    max: u64,
-    cid: u64,
+    pub max: u64,
+    pub cid: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -148,6 +152,8 @@ impl Source {
                     info.subscriptions_list_detail = Some(
                         list.into_iter()
                             .map(|s| SubDetail {
+                                account: None,
+                                account_tag: None,
                                 subject: s.subject,
                                 qgroup: s.queue,
                                 sid: s.sid,

@@ -9,6 +9,7 @@ mod connz;
 mod jsz;
 mod metrics;
 mod query;
+mod subsz;
 mod varz;
 
 use std::collections::BTreeMap;
@@ -87,6 +88,7 @@ impl Monitor {
             "/jsz" => "/jsz",
             "/metrics" => "/metrics",
             "/connz" => "/connz",
+            "/subsz" | "/subscriptionsz" => "/subsz",
             _ => return not_found(),
         };
         let requests = {
@@ -98,6 +100,12 @@ impl Monitor {
             "/healthz" => healthz(&server),
             "/connz" => match connz::Options::parse(req.uri().query())
                 .and_then(|o| connz::connz(&server, &o))
+            {
+                Ok(body) => json_owned(StatusCode::OK, body),
+                Err(text) => bad_request(text),
+            },
+            "/subsz" => match subsz::Options::parse(req.uri().query())
+                .and_then(|o| subsz::subsz(&server, &o))
             {
                 Ok(body) => json_owned(StatusCode::OK, body),
                 Err(text) => bad_request(text),
