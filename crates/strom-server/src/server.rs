@@ -58,6 +58,8 @@ pub struct Shared {
     in_bytes: AtomicU64,
     /// Signalled whenever a client leaves the registry.
     client_gone: Notify,
+    /// The monitoring port's own figures, for `/varz`.
+    pub http_stats: crate::monitor::HttpStats,
     /// The most recent closed connections, for `/connz?state=closed`.
     pub closed: crate::client::ClosedRing,
     /// JetStream, once started.
@@ -409,6 +411,7 @@ impl Server {
             in_bytes: AtomicU64::new(0),
             client_gone: Notify::new(),
             closed,
+            http_stats: crate::monitor::HttpStats::default(),
             jetstream: std::sync::OnceLock::new(),
             started: chrono::Utc::now(),
         });

@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::account::Account;
 use crate::client::publish_from_server;
 use crate::identity::NATS_VERSION;
+use crate::monitor::requests::Reply;
 use crate::server::Shared;
 
 /// nats-server's default system account name.
@@ -43,6 +44,8 @@ struct ServerBlock<'a> {
     name: &'a str,
     host: &'a str,
     id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
     ver: &'a str,
     jetstream: bool,
     flags: u64,
@@ -133,9 +136,11 @@ fn server_block<'a>(shared: &'a Shared, sys: &System) -> ServerBlock<'a> {
         name: &shared.server_name,
         host: &shared.opts.host,
         id: &shared.server_id,
+        domain: shared.opts.js_domain.as_deref(),
         ver: NATS_VERSION,
-        jetstream: false,
-        flags: 0,
+        jetstream: shared.jetstream().is_some(),
+        // nats-server's capability bit for JetStream; the others are cluster protocols.
+        flags: u64::from(shared.jetstream().is_some()),
         seq: sys.seq.fetch_add(1, Ordering::Relaxed) + 1,
         time: timestamp(Utc::now()),
     }
@@ -224,13 +229,35 @@ pub fn client_disconnected(
 
 /// Answers a request a system-account client published, if it is one the server serves;
 /// returns whether it was.
-pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8]) -> bool {
+pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8], body: &[u8]) -> bool {
     let Some(sys) = shared.system() else {
         return false;
     };
-    let Ok(subject) = std::str::from_utf8(subject) else {
+    let (Ok(subject), Ok(reply)) = (std::str::from_utf8(subject), std::str::from_utf8(reply))
+    else {
         return false;
     };
+    if let Some(r) = crate::monitor::requests::answer(shared, subject, body) {
+        let server = serde_json::to_vec(&server_block(shared, sys)).unwrap_or_default();
+        let payload = match r {
+            Reply::Silent => return true,
+            Reply::Bare(b) => b,
+            Reply::Data(d) => envelope(&[("server", &server), ("data", &d)]),
+            Reply::Error(code, text) => {
+                let e = serde_json::json!({"code": code, "description": text});
+                let e = serde_json::to_vec(&e).unwrap_or_default();
+                // An endpoint that ran and failed leaves nats-server a null `data`; a body it
+                // could not read leaves none.
+                if code == 500 {
+                    envelope(&[("server", &server), ("data", b"null"), ("error", &e)])
+                } else {
+                    envelope(&[("server", &server), ("error", &e)])
+                }
+            }
+        };
+        publish(shared, sys, reply, &payload);
+        return true;
+    }
     let own = format!("$SYS.REQ.SERVER.{}.STATSZ", shared.server_id);
     let statsz = matches!(
         subject,
@@ -239,9 +266,6 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8]) -> bool {
     if !statsz {
         return false;
     }
-    let Ok(reply) = std::str::from_utf8(reply) else {
-        return false;
-    };
     let (sent_msgs, sent_bytes) = shared.sent_totals();
     let (in_msgs, in_bytes) = shared.received_totals();
     let response = StatszResponse {
@@ -273,6 +297,18 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8]) -> bool {
         }
         Err(_) => false,
     }
+}
+
+/// A JSON object of fields whose values are JSON already made, in order.
+fn envelope(fields: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(fields.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
+    for (i, (key, value)) in fields.iter().enumerate() {
+        out.push(if i == 0 { b'{' } else { b',' });
+        out.extend_from_slice(format!("\"{key}\":").as_bytes());
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
 }
 
 /// Resident memory of this process, from /proc (0 where there is none).

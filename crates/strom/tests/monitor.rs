@@ -248,8 +248,11 @@ async fn subsz_has_nats_servers_fields_and_types() {
         let theirs: serde_json::Value =
             serde_json::from_str(&get(port, q).2).expect("reference subsz is JSON");
         let (mut a, mut b) = (Vec::new(), Vec::new());
-        shape(ours, "", &[], &mut a);
-        shape(&theirs, "", &[], &mut b);
+        // Which subscriptions land on a page is each server's own order; queue groups are
+        // checked above.
+        let skip = ["subscriptions_list[].qgroup"];
+        shape(ours, "", &skip, &mut a);
+        shape(&theirs, "", &skip, &mut b);
         a.sort();
         b.sort();
         assert_eq!(a, b, "{q}: fields and types, strom vs nats-server");

@@ -419,7 +419,7 @@ impl Conn {
         // Requests to the server itself, from a system-account client, are answered first.
         let answered = self.is_system
             && subject.starts_with(b"$SYS.REQ.")
-            && reply.is_some_and(|r| crate::system::answer(&self.server, subject, r));
+            && reply.is_some_and(|r| crate::system::answer(&self.server, subject, r, payload));
         let delivered = self.route(&mut Msg {
             shared: None,
             subject,

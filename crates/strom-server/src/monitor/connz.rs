@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 
 use chrono::Utc;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::conn_info::{ConnInfo, Source, SubsView};
 use super::query::Query;
@@ -74,11 +74,28 @@ pub struct Options {
     account: String,
 }
 
+/// `/connz` options as a system-account request carries them (nats-server's `ConnzOptions`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct JsonOptions {
+    sort: String,
+    auth: bool,
+    subscriptions: bool,
+    subscriptions_detail: bool,
+    offset: i64,
+    limit: i64,
+    cid: u64,
+    /// 0 open, 1 closed, 2 all.
+    state: u8,
+    user: String,
+    acc: String,
+}
+
 impl Options {
     /// Reads the query; the error is the text nats-server answers with 400.
     pub fn parse(query: Option<&str>) -> Result<Options, String> {
         let q = Query::parse(query);
-        let sort_text = q.get("sort");
+        let sort = q.get("sort");
         let auth = q.boolean("auth")?;
         let subs = if q.get("subs").eq_ignore_ascii_case("detail") {
             SubsView::Detail
@@ -87,18 +104,46 @@ impl Options {
         } else {
             SubsView::None
         };
-        let offset = usize::try_from(q.int("offset")?).unwrap_or(0);
-        let limit = match q.int("limit")? {
-            n if n <= 0 => DEFAULT_LIMIT,
-            n => usize::try_from(n).unwrap_or(DEFAULT_LIMIT),
-        };
-        let cid = q.uint("cid")?;
+        let (offset, limit, cid) = (q.int("offset")?, q.int("limit")?, q.uint("cid")?);
         let state = match q.get("state").to_ascii_lowercase().as_str() {
             "" | "open" => State::Open,
             "closed" => State::Closed,
             "any" | "all" => State::All,
             other => return Err(format!("Error decoding state for {other}")),
         };
+        Options::new(sort, auth, subs, (offset, limit), cid, state)
+            .map(|o| o.only(q.get("user"), q.get("acc")))
+    }
+
+    /// Reads a system-account request's JSON (empty: the defaults); `account` narrows it to
+    /// one account, as `$SYS.REQ.ACCOUNT.<account>.CONNZ` does. The error carries
+    /// nats-server's code: 400 for a body that is not the options' JSON, 500 for options
+    /// that make no sense.
+    pub fn from_json(body: &[u8], account: Option<&str>) -> Result<Options, (u16, String)> {
+        let j: JsonOptions = super::request_options(body).map_err(|e| (400, e))?;
+        let subs = match (j.subscriptions_detail, j.subscriptions) {
+            (true, _) => SubsView::Detail,
+            (false, true) => SubsView::List,
+            _ => SubsView::None,
+        };
+        let state = match j.state {
+            1 => State::Closed,
+            2 => State::All,
+            _ => State::Open,
+        };
+        Options::new(&j.sort, j.auth, subs, (j.offset, j.limit), j.cid, state)
+            .map(|o| o.only(&j.user, account.unwrap_or(&j.acc)))
+            .map_err(|e| (500, e))
+    }
+
+    fn new(
+        sort_text: &str,
+        auth: bool,
+        subs: SubsView,
+        (offset, limit): (i64, i64),
+        cid: u64,
+        state: State,
+    ) -> Result<Options, String> {
         let sort =
             Sort::parse(sort_text).ok_or_else(|| format!("invalid sorting option: {sort_text}"))?;
         if sort == Sort::Stop && state != State::Closed {
@@ -107,17 +152,28 @@ impl Options {
         if sort == Sort::Reason && state != State::Closed {
             return Err("sort by reason only valid on closed connections".into());
         }
+        let limit = match limit {
+            n if n <= 0 => DEFAULT_LIMIT,
+            n => usize::try_from(n).unwrap_or(DEFAULT_LIMIT),
+        };
         Ok(Options {
             sort,
             auth,
             subs,
-            offset,
+            offset: usize::try_from(offset).unwrap_or(0),
             limit: if cid > 0 { 1 } else { limit },
             cid,
             state,
-            user: q.get("user").to_string(),
-            account: q.get("acc").to_string(),
+            user: String::new(),
+            account: String::new(),
         })
+    }
+
+    /// Narrows to one user and one account (empty: any).
+    fn only(mut self, user: &str, account: &str) -> Options {
+        self.user = user.to_string();
+        self.account = account.to_string();
+        self
     }
 }
 

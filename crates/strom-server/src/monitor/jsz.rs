@@ -3,6 +3,7 @@
 //! per-consumer detail that exporters read (consumer lag is `num_pending`).
 
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -10,37 +11,64 @@ use serde_json::{json, Value};
 use crate::jetstream::consumer::InfoJson;
 use crate::jetstream::stream::Stream;
 use crate::jetstream::wire::{self, ClusterJson, StateJson};
-use crate::jetstream::JetStream;
+use crate::jetstream::{JetStream, JsAccount};
 use crate::server::Shared;
 
-/// The query options of `/jsz`.
-#[derive(Default)]
+/// The options of `/jsz`; a system-account request carries them as JSON with nats-server's
+/// `JSzOptions` names.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub struct Options {
+    /// One account's detail, whatever `accounts` says.
+    pub account: String,
     pub accounts: bool,
     pub streams: bool,
+    #[serde(rename = "consumer")]
     pub consumers: bool,
     pub config: bool,
+    /// A single server leads its own JetStream, so this never filters here.
+    pub leader_only: bool,
+    pub offset: i64,
+    pub limit: i64,
 }
 
 impl Options {
-    /// From a query string (`accounts=true&streams=1`…); `streams` implies `accounts`,
-    /// `consumers` implies `streams`, as in nats-server.
-    pub fn parse(query: Option<&str>) -> Options {
-        let mut o = Options::default();
-        for pair in query.unwrap_or("").split('&') {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, "true"));
-            let on = matches!(v, "true" | "1");
-            match k {
-                "accounts" => o.accounts |= on,
-                "streams" => o.streams |= on,
-                "consumers" => o.consumers |= on,
-                "config" => o.config |= on,
-                _ => {}
-            }
+    /// From a query string (`accounts=true&streams=1`…); the error is nats-server's 400 text.
+    pub fn parse(query: Option<&str>) -> Result<Options, String> {
+        let q = super::query::Query::parse(query);
+        Ok(Options {
+            account: q.get("acc").to_string(),
+            accounts: q.boolean("accounts")?,
+            streams: q.boolean("streams")?,
+            consumers: q.boolean("consumers")?,
+            config: q.boolean("config")?,
+            leader_only: q.boolean("leader-only")?,
+            offset: q.int("offset")?,
+            limit: q.int("limit")?,
         }
-        o.streams |= o.consumers;
-        o.accounts |= o.streams;
-        o
+        .implied())
+    }
+
+    /// Reads a system-account request's JSON; `account` is the one
+    /// `$SYS.REQ.ACCOUNT.<account>.JSZ` names.
+    pub fn from_json(body: &[u8], account: Option<&str>) -> Result<Options, String> {
+        let mut o: Options = super::request_options(body)?;
+        if let Some(a) = account {
+            o.account = a.to_string();
+        }
+        Ok(o.implied())
+    }
+
+    /// `consumers` implies `streams`; `streams` implies `accounts` unless one account is
+    /// asked for, as in nats-server.
+    fn implied(mut self) -> Options {
+        self.streams |= self.consumers;
+        self.accounts |= self.streams && self.account.is_empty();
+        if self.limit == 0 {
+            self.limit = 1024;
+        }
+        self.offset = self.offset.max(0);
+        self
     }
 }
 
@@ -142,6 +170,49 @@ fn stream_detail(s: &Stream, server: &Shared, o: &Options) -> StreamDetail {
     }
 }
 
+/// One account's JetStream detail; `api` is the server's API request and error counts.
+fn account_detail(
+    server: &Shared,
+    a: &JsAccount,
+    o: &Options,
+    (total, errors): (u64, u64),
+) -> AccountDetail {
+    let (m, f) = a.usage();
+    let stream_detail = o.streams.then(|| {
+        let all: Vec<_> = a.streams.read().values().cloned().collect();
+        all.iter().map(|s| stream_detail(s, server, o)).collect()
+    });
+    AccountDetail {
+        name: a.account.name.clone(),
+        id: a.account.name.clone(),
+        memory: m,
+        storage: f,
+        reserved_memory: u64::MAX,
+        reserved_storage: u64::MAX,
+        accounts: 0,
+        ha_assets: 0,
+        api: Api {
+            level: 0,
+            total,
+            errors,
+        },
+        stream_detail,
+    }
+}
+
+/// `$SYS.REQ.ACCOUNT.<account>.JSZ`: that account's detail alone, or nats-server's error
+/// text when it has no JetStream.
+pub fn account_jsz(server: &Shared, js: &JetStream, o: &Options) -> Result<Vec<u8>, String> {
+    let Some(a) = js.account(&o.account) else {
+        return Err(format!("account {:?} not found", o.account));
+    };
+    let api = (
+        js.api_total.load(Ordering::Relaxed),
+        js.api_errors.load(Ordering::Relaxed),
+    );
+    serde_json::to_vec(&account_detail(server, &a, o, api)).map_err(|e| e.to_string())
+}
+
 /// The `/jsz` body.
 pub fn jsz(server: &Shared, js: &JetStream, o: &Options) -> Vec<u8> {
     let accounts = js.accounts();
@@ -175,32 +246,22 @@ pub fn jsz(server: &Shared, js: &JetStream, o: &Options) -> Vec<u8> {
     }
     let total = js.api_total.load(Ordering::Relaxed);
     let errors = js.api_errors.load(Ordering::Relaxed);
-    let details = o.accounts.then(|| {
-        accounts
+    // One account asked for takes precedence; otherwise a page of them, by name.
+    let mut shown: Vec<Arc<JsAccount>> = accounts.clone();
+    shown.sort_by(|a, b| a.account.name.cmp(&b.account.name));
+    if let Some(one) = shown.iter().find(|a| a.account.name == o.account) {
+        shown = vec![one.clone()];
+    } else if o.accounts {
+        let from = usize::try_from(o.offset).unwrap_or(0).min(shown.len());
+        let limit = usize::try_from(o.limit).unwrap_or(usize::MAX);
+        shown = shown.into_iter().skip(from).take(limit).collect();
+    } else {
+        shown.clear();
+    }
+    let details = (!shown.is_empty()).then(|| {
+        shown
             .iter()
-            .map(|a| {
-                let (m, f) = a.usage();
-                let stream_detail = o.streams.then(|| {
-                    let all: Vec<_> = a.streams.read().values().cloned().collect();
-                    all.iter().map(|s| stream_detail(s, server, o)).collect()
-                });
-                AccountDetail {
-                    name: a.account.name.clone(),
-                    id: a.account.name.clone(),
-                    memory: m,
-                    storage: f,
-                    reserved_memory: u64::MAX,
-                    reserved_storage: u64::MAX,
-                    accounts: 0,
-                    ha_assets: 0,
-                    api: Api {
-                        level: 0,
-                        total,
-                        errors,
-                    },
-                    stream_detail,
-                }
-            })
+            .map(|a| account_detail(server, a, o, (total, errors)))
             .collect()
     });
     let body = Jsz {

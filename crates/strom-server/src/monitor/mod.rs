@@ -9,6 +9,7 @@ mod connz;
 mod jsz;
 mod metrics;
 mod query;
+pub mod requests;
 mod subsz;
 mod varz;
 
@@ -36,10 +37,12 @@ pub async fn start(server: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
     crate::info!("Starting http monitor on {addr}");
+    server
+        .http_stats
+        .port
+        .store(addr.port(), std::sync::atomic::Ordering::Relaxed);
     let monitor = Arc::new(Monitor {
         server: Arc::downgrade(&server),
-        port: addr.port(),
-        requests: Mutex::new(BTreeMap::new()),
     });
     tokio::spawn(async move {
         loop {
@@ -61,12 +64,33 @@ pub async fn start(server: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
     Ok(addr)
 }
 
-/// The monitoring port's state: the server it reports on, its own port, and how often each
-/// endpoint was asked (nats-server's `http_req_stats`).
+/// The monitoring port's own figures, which `/varz` reports wherever it is asked from: the
+/// port, and how often each endpoint was asked (nats-server's `http_req_stats`).
+#[derive(Default)]
+pub struct HttpStats {
+    pub port: std::sync::atomic::AtomicU16,
+    requests: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl HttpStats {
+    /// Counts one request to `endpoint`.
+    fn count(&self, endpoint: &'static str) {
+        *self.requests.lock().entry(endpoint).or_insert(0) += 1;
+    }
+
+    /// The counts by endpoint, as `/varz` shows them.
+    pub fn requests(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.requests.lock()).unwrap_or_default()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The monitoring port: the server it reports on.
 struct Monitor {
     server: Weak<Shared>,
-    port: u16,
-    requests: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Monitor {
@@ -91,11 +115,7 @@ impl Monitor {
             "/subsz" | "/subscriptionsz" => "/subsz",
             _ => return not_found(),
         };
-        let requests = {
-            let mut r = self.requests.lock();
-            *r.entry(endpoint).or_insert(0) += 1;
-            serde_json::to_value(&*r).unwrap_or_default()
-        };
+        server.http_stats.count(endpoint);
         match endpoint {
             "/healthz" => healthz(&server),
             "/connz" => match connz::Options::parse(req.uri().query())
@@ -110,13 +130,11 @@ impl Monitor {
                 Ok(body) => json_owned(StatusCode::OK, body),
                 Err(text) => bad_request(text),
             },
-            "/jsz" => match server.jetstream() {
-                Some(js) => json_owned(
-                    StatusCode::OK,
-                    jsz::jsz(&server, js, &jsz::Options::parse(req.uri().query())),
-                ),
+            "/jsz" => match (server.jetstream(), jsz::Options::parse(req.uri().query())) {
+                (_, Err(text)) => bad_request(text),
+                (Some(js), Ok(o)) => json_owned(StatusCode::OK, jsz::jsz(&server, js, &o)),
                 // nats-server without JetStream answers with an empty object's worth.
-                None => json(StatusCode::OK, r#"{"disabled":true}"#),
+                (None, Ok(_)) => json(StatusCode::OK, r#"{"disabled":true}"#),
             },
             "/metrics" => {
                 let mut r = Response::new(Full::new(Bytes::from(metrics::metrics(&server))));
@@ -128,7 +146,7 @@ impl Monitor {
                 );
                 r
             }
-            _ => json_owned(StatusCode::OK, varz::varz(&server, self.port, requests)),
+            _ => json_owned(StatusCode::OK, varz::varz(&server)),
         }
     }
 }
@@ -137,13 +155,20 @@ impl Monitor {
 /// (`js-enabled-only`, `js-server-only`, `js-enabled`) narrow what is checked; on a single
 /// server every check is whether JetStream, when configured, is running.
 fn healthz(s: &Shared) -> Response<Full<Bytes>> {
+    match healthz_body(s) {
+        Ok(_) => json(StatusCode::OK, r#"{"status":"ok"}"#),
+        Err(body) => json(StatusCode::SERVICE_UNAVAILABLE, body),
+    }
+}
+
+/// Health as a system-account request reports it (the HTTP answer leaves out the 200).
+fn healthz_body(s: &Shared) -> Result<&'static str, &'static str> {
     if s.opts.jetstream && s.jetstream().is_none() {
-        return json(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return Err(
             r#"{"status":"unavailable","status_code":503,"error":"JetStream not enabled"}"#,
         );
     }
-    json(StatusCode::OK, r#"{"status":"ok"}"#)
+    Ok(r#"{"status":"ok","status_code":200}"#)
 }
 
 fn json(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -163,6 +188,15 @@ fn json_owned(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
         "application/json".parse().expect("a header value"),
     );
     r
+}
+
+/// A system-account request's options: its JSON body, or the defaults when it has none.
+/// The error is what nats-server reports for JSON it cannot read.
+fn request_options<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
 }
 
 /// nats-server's answer to a query it cannot read: 400 and the reason as plain text.

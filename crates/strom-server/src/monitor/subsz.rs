@@ -18,9 +18,12 @@ use crate::subscription::Owner;
 /// nats-server's `DefaultSubListSize`.
 const DEFAULT_LIMIT: usize = 1024;
 
-/// A `/subsz` query.
-#[derive(Default)]
+/// A `/subsz` query; a system-account request carries the same fields as JSON
+/// (`subscriptions`, `account`).
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
 pub struct Options {
+    #[serde(rename = "subscriptions")]
     pub subs: bool,
     pub offset: usize,
     pub limit: usize,
@@ -39,6 +42,17 @@ impl Options {
             account: q.get("acc").to_string(),
             test: q.get("test").to_string(),
         })
+    }
+
+    /// Reads a system-account request's JSON; `account` (from
+    /// `$SYS.REQ.ACCOUNT.<account>.SUBSZ`) narrows it to that account's list.
+    pub fn from_json(body: &[u8], account: Option<&str>) -> Result<Options, String> {
+        let mut o: Options = super::request_options(body)?;
+        if let Some(a) = account {
+            o.account = a.to_string();
+            o.subs = true;
+        }
+        Ok(o)
     }
 }
 

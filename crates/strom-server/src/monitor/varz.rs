@@ -18,6 +18,12 @@ struct Varz<'a> {
     go: &'static str,
     host: &'a str,
     port: u16,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    auth_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_required: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    tls_verify: bool,
     max_connections: usize,
     ping_interval: i64,
     ping_max: u32,
@@ -92,8 +98,10 @@ fn uptime(secs: i64) -> String {
     }
 }
 
-/// The `/varz` body; `requests` is the monitoring port's count of requests per path.
-pub fn varz(s: &Shared, http_port: u16, requests: Value) -> Vec<u8> {
+/// The `/varz` body.
+pub fn varz(s: &Shared) -> Vec<u8> {
+    let http_port = s.http_stats.port();
+    let requests = s.http_stats.requests();
     let now = chrono::Utc::now();
     let (out_msgs, out_bytes) = s.sent_totals();
     let (in_msgs, in_bytes) = s.received_totals();
@@ -150,6 +158,9 @@ pub fn varz(s: &Shared, http_port: u16, requests: Value) -> Vec<u8> {
         go: "",
         host: &opts.host,
         port: s.port(),
+        auth_required: s.auth_required(),
+        tls_required: s.tls().is_some(),
+        tls_verify: s.tls().is_some_and(|(_, t)| t.verify),
         max_connections: opts.max_connections,
         ping_interval: opts.ping_interval.as_nanos() as i64,
         ping_max: opts.ping_max,
