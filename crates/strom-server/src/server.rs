@@ -56,6 +56,9 @@ pub struct Shared {
     slow_consumers: AtomicU64,
     in_msgs: AtomicU64,
     in_bytes: AtomicU64,
+    /// What clients that have gone were sent, so the totals never fall.
+    out_msgs: AtomicU64,
+    out_bytes: AtomicU64,
     /// Signalled whenever a client leaves the registry.
     client_gone: Notify,
     /// The monitoring port's own figures, for `/varz`.
@@ -83,6 +86,9 @@ impl Shared {
                 let (m, b) = client.in_stats();
                 self.in_msgs.fetch_add(m, Ordering::Relaxed);
                 self.in_bytes.fetch_add(b, Ordering::Relaxed);
+                let (m, b) = client.out.stats();
+                self.out_msgs.fetch_add(m, Ordering::Relaxed);
+                self.out_bytes.fetch_add(b, Ordering::Relaxed);
             }
         }
         self.conns.fetch_sub(1, Ordering::AcqRel);
@@ -165,13 +171,20 @@ impl Shared {
             .is_some_and(|s| s.account.name == account.name)
     }
 
-    /// Messages and payload bytes delivered to the clients connected now.
+    /// Messages and payload bytes delivered to clients since start.
     pub fn sent_totals(&self) -> (u64, u64) {
-        let clients: Vec<Arc<ClientHandle>> = self.clients.lock().values().cloned().collect();
-        clients.iter().fold((0, 0), |(m, b), c| {
-            let (cm, cb) = c.out.stats();
-            (m + cm, b + cb)
-        })
+        // The registry lock orders this against unregister moving a client's counts.
+        let clients = self.clients.lock();
+        clients.values().fold(
+            (
+                self.out_msgs.load(Ordering::Relaxed),
+                self.out_bytes.load(Ordering::Relaxed),
+            ),
+            |(m, b), c| {
+                let (cm, cb) = c.out.stats();
+                (m + cm, b + cb)
+            },
+        )
     }
 
     /// Messages and payload bytes received from clients since start.
@@ -409,6 +422,8 @@ impl Server {
             slow_consumers: AtomicU64::new(0),
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
+            out_msgs: AtomicU64::new(0),
+            out_bytes: AtomicU64::new(0),
             client_gone: Notify::new(),
             closed,
             http_stats: crate::monitor::HttpStats::default(),

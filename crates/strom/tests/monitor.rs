@@ -65,7 +65,8 @@ fn varz_has_nats_servers_fields_and_types() {
 
 /// A stream of three messages and a durable consumer, made through the client.
 async fn stream_and_consumer(url: &str) {
-    let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+    let client = async_nats::connect(url).await.expect("connect");
+    let js = async_nats::jetstream::new(client.clone());
     let stream = js
         .create_stream(async_nats::jetstream::stream::Config {
             name: "S".into(),
@@ -88,6 +89,7 @@ async fn stream_and_consumer(url: &str) {
         })
         .await
         .expect("consumer");
+    client.drain().await.expect("the client leaves");
 }
 
 #[tokio::test]
@@ -180,6 +182,35 @@ async fn metrics_parse_and_count_what_happened() {
     assert!(value("strom_messages_received_total", &[]) >= 3.0);
     assert_eq!(value("strom_server_info", &[("version", "2.15.1")]), 1.0);
     assert!(value("strom_resident_memory_bytes", &[]) > 0.0);
+
+    // The JetStream client is gone (dropped above): what it was sent still counts, so the
+    // sent counters never fall (Prometheus would read a fall as a reset).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let scrape_again = || {
+        let body = get(port, "/metrics").2;
+        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+            .expect("Prometheus text format")
+    };
+    let after = loop {
+        let s = scrape_again();
+        let gauge = |name: &str| {
+            s.samples
+                .iter()
+                .find(|x| x.metric == name)
+                .map(|x| match x.value {
+                    prometheus_parse::Value::Gauge(v) | prometheus_parse::Value::Counter(v) => v,
+                    _ => f64::NAN,
+                })
+        };
+        if gauge("strom_connections") == Some(0.0) || std::time::Instant::now() > deadline {
+            break gauge("strom_messages_sent_total").expect("sent total");
+        }
+        // Async: the client's connection task must run to close.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    };
+    let before = value("strom_messages_sent_total", &[]);
+    assert!(before >= 3.0, "the PubAcks were sent: {before}");
+    assert!(after >= before, "sent total fell from {before} to {after}");
 }
 
 #[tokio::test]
