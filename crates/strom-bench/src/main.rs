@@ -176,6 +176,10 @@ enum Command {
         /// Hold for this long; without it, hold until stdin is closed.
         #[arg(long)]
         hold_secs: Option<u64>,
+        /// While held, each connection publishes this many 16-byte messages per second to
+        /// its first subject (0: idle).
+        #[arg(long, default_value_t = 0)]
+        publish_rate: u32,
     },
 }
 
@@ -243,10 +247,15 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
         conns,
         subs,
         hold_secs,
+        publish_rate,
     } = cli.command
     {
         // Holding is open-ended: the timeout covers only the connecting.
-        return scenario::conns::run(addr, conns, subs, hold_secs, timeout).await;
+        let hold = scenario::conns::Hold {
+            secs: hold_secs,
+            publish_rate,
+        };
+        return scenario::conns::run(addr, conns, subs, hold, timeout).await;
     }
     let scenario = async {
         match cli.command {

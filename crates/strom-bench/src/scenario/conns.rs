@@ -2,7 +2,9 @@
 //! server in memory. Each connection subscribes to its own subjects (`bench.<conn>.<i>`) and
 //! confirms them with `PING`/`PONG`; then the tool prints `ready` and holds them (answering the
 //! server's `PING`s) until stdin reaches end of file, or for `--hold-secs` when that is given.
-//! The driver reads the server's resident memory while they are held.
+//! The driver reads the server's resident memory while they are held. With `--publish-rate`,
+//! each held connection also publishes to its first subject at that rate, so the server is
+//! busy while the driver asks its monitoring port.
 
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -20,11 +22,20 @@ use crate::report::Report;
 /// listen backlog.
 const PARALLEL_CONNECTS: usize = 64;
 
+/// How the connections are held.
+#[derive(Clone, Copy)]
+pub struct Hold {
+    /// How long; `None` holds until stdin is closed.
+    pub secs: Option<u64>,
+    /// Messages each connection publishes per second while held.
+    pub publish_rate: u32,
+}
+
 pub async fn run(
     addr: &str,
     conns: usize,
     subs: usize,
-    hold_secs: Option<u64>,
+    hold: Hold,
     timeout: Duration,
 ) -> Result<()> {
     let start = Instant::now();
@@ -44,9 +55,12 @@ pub async fn run(
     println!("ready");
     std::io::stdout().flush()?;
 
-    let keepers: Vec<JoinHandle<Result<()>>> =
-        opened.into_iter().map(|c| tokio::spawn(keep(c))).collect();
-    match hold_secs {
+    let keepers: Vec<JoinHandle<Result<()>>> = opened
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| tokio::spawn(keep(c, i, hold.publish_rate)))
+        .collect();
+    match hold.secs {
         Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
         None => stdin_closed().await,
     }
@@ -92,12 +106,40 @@ async fn open_all(addr: &str, conns: usize, subs: usize) -> Result<Vec<Conn>> {
     Ok(opened)
 }
 
-/// Holds a connection open, answering `PING`s; returns only when the server closes it.
-async fn keep(mut conn: Conn) -> Result<()> {
+/// Holds connection `index` open, answering `PING`s and publishing `rate` messages a second
+/// to its first subject; returns only when the server closes it.
+async fn keep(mut conn: Conn, index: usize, rate: u32) -> Result<()> {
+    if rate == 0 {
+        loop {
+            conn.read_some().await?;
+            conn.drain(|_| Ok(()))?;
+            conn.flush_out().await?;
+        }
+    }
+    let mut frame = Vec::new();
+    proto::encode_pub(
+        &mut frame,
+        format!("bench.{index}.0").as_bytes(),
+        None,
+        &[b'x'; 16],
+    );
+    // Spread the connections' ticks over the first period so they do not publish in step.
+    let period = Duration::from_secs(1) / rate;
+    let first = period.mul_f64((index % 97) as f64 / 97.0);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        conn.read_some().await?;
-        conn.drain(|_| Ok(()))?;
-        conn.flush_out().await?;
+        tokio::select! {
+            _ = tick.tick() => {
+                conn.write_all(&frame).await?;
+                conn.flush_out().await?;
+            }
+            read = conn.read_some() => {
+                read?;
+                conn.drain(|_| Ok(()))?;
+                conn.flush_out().await?;
+            }
+        }
     }
 }
 
