@@ -23,7 +23,8 @@ pub use error::{ConfError, ConfWarning};
 pub use fields::HostPort;
 pub use jetstream::{Cipher, JetStream, SyncInterval};
 pub use options::{
-    ServerConfig, DEFAULT_LAME_DUCK_DURATION, DEFAULT_MAX_PENDING, MIN_LAME_DUCK_DURATION,
+    LogFormat, ServerConfig, DEFAULT_LAME_DUCK_DURATION, DEFAULT_MAX_PENDING,
+    MIN_LAME_DUCK_DURATION,
 };
 pub use parser::{parse_file, parse_file_with_env, parse_str, parse_str_with_env, process_env};
 pub use value::{Entry, Map, Position, Value, ValueKind};

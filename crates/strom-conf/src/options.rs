@@ -182,6 +182,12 @@ pub struct ServerConfig {
     pub logfile: Option<String>,
     /// `log_size_limit` / `logfile_size_limit`, bytes.
     pub log_size_limit: Option<u64>,
+    /// `logfile_max_num` / `log_max_num`: files kept by rotation; 0 or less keeps all.
+    pub log_max_num: Option<i64>,
+    /// `log_format`: a Strom extension (nats-server has no such field): `text` or `json`.
+    pub log_format: Option<LogFormat>,
+    /// `max_traced_msg_len`: payload bytes a trace line shows; 0 or less shows all.
+    pub max_traced_msg_len: Option<i64>,
     /// `pid_file` / `pidfile`.
     pub pid_file: Option<String>,
     /// `ports_file_dir`.
@@ -273,6 +279,9 @@ impl ServerConfig {
             "logtime_utc" => self.logtime_utc = r.boolean(e),
             "logfile" | "log_file" => self.logfile = r.string(e),
             "log_size_limit" | "logfile_size_limit" => self.log_size_limit = r.size(e),
+            "logfile_max_num" | "log_max_num" => self.log_max_num = r.integer(e, "3"),
+            "max_traced_msg_len" => self.max_traced_msg_len = r.integer(e, "256"),
+            "log_format" => self.log_format = log_format(e, r),
             "pid_file" | "pidfile" => self.pid_file = r.string(e),
             "ports_file_dir" => self.ports_file_dir = r.string(e),
             "no_auth_user" => self.no_auth_user = r.string(e),
@@ -331,6 +340,30 @@ fn last<'m>(map: &'m Map, names: &[&str]) -> Option<&'m Entry> {
     map.iter()
         .rev()
         .find(|e| names.iter().any(|n| e.key.eq_ignore_ascii_case(n)))
+}
+
+/// How log lines are written (`log_format`, Strom's own field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    /// nats-server's text lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn log_format(e: &Entry, r: &mut Report) -> Option<LogFormat> {
+    let s = r.string(e)?;
+    match s.to_ascii_lowercase().as_str() {
+        "text" => Some(LogFormat::Text),
+        "json" => Some(LogFormat::Json),
+        _ => {
+            r.invalid(
+                e,
+                format!("unknown log format \"{s}\"; use \"text\" or \"json\""),
+            );
+            None
+        }
+    }
 }
 
 fn server_name(e: &Entry, r: &mut Report) -> Option<String> {
@@ -392,6 +425,23 @@ mod tests {
         assert_eq!(c.max_connections, Some(0));
         assert!(c.other.get("client_advertise").is_some());
         assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn logging_fields_are_typed() {
+        let c = config("logfile_max_num: 3\nmax_traced_msg_len: 16\nlog_format: JSON\n")
+            .expect("valid");
+        assert_eq!(c.log_max_num, Some(3));
+        assert_eq!(c.max_traced_msg_len, Some(16));
+        assert_eq!(c.log_format, Some(LogFormat::Json));
+        assert_eq!(
+            config("log_max_num: 2\n").expect("alias").log_max_num,
+            Some(2)
+        );
+        let e = config("log_format: yaml\n").expect_err("unknown format");
+        assert!(e.to_string().contains("\"text\" or \"json\""), "{e}");
+        // nats-server refuses a quoted number here too.
+        assert!(config("log_max_num: \"3\"\n").is_err());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Accounts: isolated subject spaces. Every client belongs to exactly one; messages never cross
 //! from one account's sublist to another's except through imports and exports.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use crate::links::Links;
 use crate::sublist::Sublist;
 
@@ -13,6 +15,29 @@ pub struct Account {
     pub sublist: Sublist,
     /// Exports and imports connecting this account to others.
     pub links: Links,
+    /// Traffic of this account's clients that have gone, and its slow consumers, for
+    /// `/accstatz`: live clients' counts are added when asked.
+    pub departed: Departed,
+}
+
+/// Counters an account keeps for clients that are no longer connected.
+#[derive(Default)]
+pub struct Departed {
+    pub in_msgs: AtomicU64,
+    pub in_bytes: AtomicU64,
+    pub out_msgs: AtomicU64,
+    pub out_bytes: AtomicU64,
+    pub slow_consumers: AtomicU64,
+}
+
+impl Departed {
+    /// Adds a departing client's received and sent counts.
+    pub fn add(&self, (in_msgs, in_bytes): (u64, u64), (out_msgs, out_bytes): (u64, u64)) {
+        self.in_msgs.fetch_add(in_msgs, Ordering::Relaxed);
+        self.in_bytes.fetch_add(in_bytes, Ordering::Relaxed);
+        self.out_msgs.fetch_add(out_msgs, Ordering::Relaxed);
+        self.out_bytes.fetch_add(out_bytes, Ordering::Relaxed);
+    }
 }
 
 impl Account {
@@ -21,6 +46,7 @@ impl Account {
             name: name.into(),
             sublist: Sublist::new(),
             links: Links::default(),
+            departed: Departed::default(),
         }
     }
 }

@@ -12,7 +12,7 @@ use strom_conf::{Map, Position, ServerConfig, Value, ValueKind};
 use thiserror::Error;
 
 use crate::auth::{Secret, User};
-use crate::links::Import;
+use crate::links::{Export, Import};
 use crate::options::{JsLimits, Options};
 use crate::permissions::{Pattern, Permissions, ResponsePermission, Rule};
 use crate::tls::TlsOptions;
@@ -41,6 +41,16 @@ pub struct FileOptions {
     pub log_file: Option<PathBuf>,
     /// `logtime`: timestamps on log lines (nats-server's default is on).
     pub logtime: bool,
+    /// `logtime_utc`: timestamps in UTC.
+    pub logtime_utc: bool,
+    /// `logfile_size_limit`: rotate the log file past this many bytes; 0 never.
+    pub log_size_limit: u64,
+    /// `logfile_max_num`: log files kept by rotation; 0 keeps all.
+    pub log_max_num: usize,
+    /// `log_format` (Strom's own field): `text` unless set.
+    pub log_format: crate::log::Format,
+    /// `max_traced_msg_len`: payload bytes a trace line shows; 0 shows all.
+    pub max_traced_msg_len: usize,
     /// One line per accepted-but-not-served feature.
     pub not_yet: Vec<String>,
 }
@@ -137,6 +147,21 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
     out.logtime = cfg.logtime.unwrap_or(true);
     out.trace = cfg.trace.unwrap_or(false);
     out.log_file = cfg.logfile.as_ref().map(PathBuf::from);
+    out.logtime_utc = cfg.logtime_utc.unwrap_or(false);
+    out.log_size_limit = cfg.log_size_limit.unwrap_or(0);
+    // nats-server: 0 or less keeps every file, as does a count too large for an int.
+    out.log_max_num = cfg
+        .log_max_num
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    out.log_format = match cfg.log_format {
+        Some(strom_conf::LogFormat::Json) => crate::log::Format::Json,
+        _ => crate::log::Format::Text,
+    };
+    out.max_traced_msg_len = cfg
+        .max_traced_msg_len
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
     map_auth(cfg, &mut out)?;
     if let Some(tls) = &cfg.tls {
         out.options.tls = Some(map_tls(tls, &mut out.not_yet)?);
@@ -158,11 +183,6 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
     if cfg.https.is_some() || cfg.https_port.is_some() {
         out.not_yet
             .push("HTTPS monitoring is configured but not yet served by Strom (issue #8)".into());
-    }
-    if cfg.log_size_limit.is_some() {
-        out.not_yet.push(
-            "log_size_limit is accepted but log rotation is not yet served (issue #8)".into(),
-        );
     }
     out.options.system_account = cfg.system_account.clone();
     for w in &cfg.warnings {
@@ -373,15 +393,8 @@ fn map_accounts(
         }
         out.options.imports.push(i);
     }
+    out.options.exports = exports;
     Ok(())
-}
-
-/// One `exports` entry.
-struct Export {
-    kind: &'static str,
-    account: String,
-    subject: String,
-    accounts: Option<Vec<String>>,
 }
 
 fn export(v: &Value, account: &str) -> Result<Export, ConfigError> {

@@ -43,6 +43,18 @@ pub enum Import {
     },
 }
 
+/// One `exports` entry of an account's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Export {
+    /// `stream` or `service`.
+    pub kind: &'static str,
+    /// The exporting account.
+    pub account: String,
+    pub subject: String,
+    /// The accounts allowed to import it; `None` is everyone.
+    pub accounts: Option<Vec<String>>,
+}
+
 /// A stream import, seen from the exporting account.
 pub struct StreamOut {
     filter: Vec<u8>,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::AuthConfig;
-use crate::links::Import;
+use crate::links::{Export, Import};
 use crate::tls::TlsOptions;
 
 /// nats-server's default client port.
@@ -91,6 +91,8 @@ pub struct Options {
     pub tls: Option<TlsOptions>,
     /// Stream and service imports between accounts.
     pub imports: Vec<Import>,
+    /// Stream and service exports, as configured (imports are checked against them at load).
+    pub exports: Vec<Export>,
     /// The system account's name (`$SYS` when not set).
     pub system_account: Option<String>,
     pub jetstream: bool,
@@ -138,6 +140,7 @@ impl Default for Options {
             accounts: Vec::new(),
             system_account: None,
             imports: Vec::new(),
+            exports: Vec::new(),
             tls: None,
             jetstream: false,
             store_dir: None,

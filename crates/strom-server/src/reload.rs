@@ -68,10 +68,12 @@ impl Shared {
                     client.replace_permissions(id.permissions);
                 }
                 _ => {
-                    crate::error!(
-                        "{} - authorization revoked by configuration reload",
-                        client.log_prefix()
+                    crate::client_log!(
+                        Error,
+                        client,
+                        "authorization revoked by configuration reload"
                     );
+                    client.trace_proto_out(&ErrText::AuthorizationViolation.line());
                     client.out.push_and_close(
                         &ErrText::AuthorizationViolation.line(),
                         CloseReason::AuthenticationViolation,

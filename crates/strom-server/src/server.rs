@@ -27,6 +27,15 @@ use crate::options::Options;
 use crate::subscription::Subscription;
 use crate::system::{System, DEFAULT_SYSTEM_ACCOUNT};
 
+/// One account's traffic, for `/accstatz`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountTraffic {
+    pub conns: usize,
+    pub received: (u64, u64),
+    pub sent: (u64, u64),
+    pub slow_consumers: u64,
+}
+
 /// What the server is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunState {
@@ -79,6 +88,8 @@ impl Shared {
 
     /// Removes a connection from the registry.
     pub(crate) fn unregister(&self, client: &ClientHandle) {
+        // Looked up first: the registry lock is never held while taking the accounts lock.
+        let account = self.account_named(&client.account_name());
         {
             let mut clients = self.clients.lock();
             if clients.remove(&client.id).is_some() {
@@ -86,9 +97,12 @@ impl Shared {
                 let (m, b) = client.in_stats();
                 self.in_msgs.fetch_add(m, Ordering::Relaxed);
                 self.in_bytes.fetch_add(b, Ordering::Relaxed);
-                let (m, b) = client.out.stats();
-                self.out_msgs.fetch_add(m, Ordering::Relaxed);
-                self.out_bytes.fetch_add(b, Ordering::Relaxed);
+                let (om, ob) = client.out.stats();
+                self.out_msgs.fetch_add(om, Ordering::Relaxed);
+                self.out_bytes.fetch_add(ob, Ordering::Relaxed);
+                if let Some(account) = account {
+                    account.departed.add((m, b), (om, ob));
+                }
             }
         }
         self.conns.fetch_sub(1, Ordering::AcqRel);
@@ -122,6 +136,14 @@ impl Shared {
             }
         }
         sub.account.sublist.remove(sub);
+    }
+
+    /// The account called `name`: the global one or a configured one.
+    pub fn account_named(&self, name: &str) -> Option<Arc<Account>> {
+        if name == self.global.name {
+            return Some(self.global.clone());
+        }
+        self.accounts.read().get(name).cloned()
     }
 
     pub(crate) fn count_slow_consumer(&self) {
@@ -215,6 +237,40 @@ impl Shared {
         names.sort();
         names.dedup();
         names.len()
+    }
+
+    /// Per account: connections now, and messages and bytes received from and sent to its
+    /// clients since start (departed clients included), in `all_accounts` order.
+    pub fn account_traffic(&self) -> Vec<(Arc<Account>, AccountTraffic)> {
+        let accounts = self.all_accounts();
+        // Under the registry lock, which unregister holds while moving a client's counts.
+        let clients = self.clients.lock();
+        accounts
+            .into_iter()
+            .map(|a| {
+                let d = &a.departed;
+                let mut t = AccountTraffic {
+                    conns: 0,
+                    received: (
+                        d.in_msgs.load(Ordering::Relaxed),
+                        d.in_bytes.load(Ordering::Relaxed),
+                    ),
+                    sent: (
+                        d.out_msgs.load(Ordering::Relaxed),
+                        d.out_bytes.load(Ordering::Relaxed),
+                    ),
+                    slow_consumers: d.slow_consumers.load(Ordering::Relaxed),
+                };
+                for c in clients.values().filter(|c| c.account_name() == a.name) {
+                    let (im, ib) = c.in_stats();
+                    let (om, ob) = c.out.stats();
+                    t.conns += 1;
+                    t.received = (t.received.0 + im, t.received.1 + ib);
+                    t.sent = (t.sent.0 + om, t.sent.1 + ob);
+                }
+                (a, t)
+            })
+            .collect()
     }
 
     /// Every account: the global one, then the configured ones by name.
@@ -513,6 +569,7 @@ impl Server {
             crate::info!("TLS required for client connections");
         }
         crate::info!("Server is ready");
+        tokio::spawn(crate::system::statsz_heartbeat(Arc::downgrade(&shared)));
         let end = loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {

@@ -266,6 +266,12 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8], body: &[u8]) -> boo
     if !statsz {
         return false;
     }
+    publish(shared, sys, reply, &statsz_json(shared, sys));
+    true
+}
+
+/// The server's statistics message, for `…STATSZ` requests and the periodic event.
+fn statsz_json(shared: &Shared, sys: &System) -> Vec<u8> {
     let (sent_msgs, sent_bytes) = shared.sent_totals();
     let (in_msgs, in_bytes) = shared.received_totals();
     let response = StatszResponse {
@@ -290,12 +296,28 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8], body: &[u8]) -> boo
             active_servers: 1,
         },
     };
-    match serde_json::to_vec(&response) {
-        Ok(json) => {
-            publish(shared, sys, reply, &json);
-            true
+    serde_json::to_vec(&response).unwrap_or_default()
+}
+
+/// nats-server's statistics heartbeat: `$SYS.SERVER.<id>.STATSZ` 250 ms after start, then at
+/// doubling intervals up to every 10 s, sent only when someone listens (a single server's
+/// rule). Ends when the server goes.
+pub async fn statsz_heartbeat(shared: std::sync::Weak<Shared>) {
+    const MAX: std::time::Duration = std::time::Duration::from_secs(10);
+    let mut every = std::time::Duration::from_millis(250);
+    loop {
+        tokio::time::sleep(every).await;
+        every = (every * 2).min(MAX);
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Some(sys) = shared.system() else {
+            return;
+        };
+        let subject = format!("$SYS.SERVER.{}.STATSZ", shared.server_id);
+        if !sys.account.sublist.matches(subject.as_bytes()).is_empty() {
+            publish(&shared, sys, &subject, &statsz_json(&shared, sys));
         }
-        Err(_) => false,
     }
 }
 

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 pub enum Kind {
     Switch,
     Value,
+    /// A value Go reads as an integer (`flag.Int64Var`): refused at parse time otherwise.
+    Int,
 }
 
 /// One flag: all its names, and what it is for in `--help`.
@@ -54,12 +56,10 @@ pub const FLAGS: &[FlagDef] = &[
     s(&["VV"]),
     s(&["DV"]),
     s(&["DVV"]),
-    later(&["log_size_limit"], Kind::Value, "log rotation (issue #8)"),
-    later(
-        &["max_traced_msg_len"],
-        Kind::Value,
-        "trace truncation (issue #8)",
-    ),
+    i(&["log_size_limit"]),
+    i(&["max_traced_msg_len"]),
+    // Strom's own: nats-server has no JSON logging.
+    v(&["log_format"]),
     s(&["jetstream", "js"]),
     v(&["store_dir", "sd"]),
     v(&["user"]),
@@ -87,6 +87,14 @@ const fn v(names: &'static [&'static str]) -> FlagDef {
     FlagDef {
         names,
         kind: Kind::Value,
+        not_yet: None,
+    }
+}
+
+const fn i(names: &'static [&'static str]) -> FlagDef {
+    FlagDef {
+        names,
+        kind: Kind::Int,
         not_yet: None,
     }
 }
@@ -125,6 +133,11 @@ impl Parsed {
         self.values.get(canonical).map(String::as_str)
     }
 
+    /// The value of an integer flag (checked when parsed).
+    pub fn int(&self, canonical: &str) -> Option<i64> {
+        self.values.get(canonical).and_then(|v| parse_go_int(v))
+    }
+
     /// Whether a switch was given (and not `=false`).
     pub fn switch(&self, canonical: &str) -> bool {
         self.values.get(canonical).is_some_and(|v| v == "true")
@@ -137,6 +150,7 @@ pub enum FlagError {
     Undefined(String),
     MissingValue(String),
     BadBool { flag: String, value: String },
+    BadValue { flag: String, value: String },
 }
 
 impl std::fmt::Display for FlagError {
@@ -148,6 +162,9 @@ impl std::fmt::Display for FlagError {
                 f,
                 "invalid boolean value \"{value}\" for -{flag}: parse error"
             ),
+            FlagError::BadValue { flag, value } => {
+                write!(f, "invalid value \"{value}\" for flag -{flag}: parse error")
+            }
         }
     }
 }
@@ -162,6 +179,72 @@ fn parse_bool(v: &str) -> Option<bool> {
         "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
         _ => None,
     }
+}
+
+/// An integer as Go's `strconv.ParseInt(s, 0, 64)` reads it: an optional sign, then
+/// decimal, `0x` hexadecimal, `0o` or leading-`0` octal, or `0b` binary, with `_` allowed
+/// between digits and after a base prefix.
+fn parse_go_int(s: &str) -> Option<i64> {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if body.contains('_') && !underscores_ok(body) {
+        return None;
+    }
+    let plain: String = body.chars().filter(|&c| c != '_').collect::<String>();
+    let lower = plain.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || digits.starts_with(['+', '-']) {
+        return None;
+    }
+    let magnitude = u64::from_str_radix(digits, radix).ok()?;
+    if negative {
+        0i64.checked_sub_unsigned(magnitude)
+    } else {
+        i64::try_from(magnitude).ok()
+    }
+}
+
+/// Go's `underscoreOK`: each `_` follows a digit or the base prefix and precedes a digit.
+fn underscores_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    // What came last: a digit (or base prefix), an underscore, or something else.
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if b.len() >= 2 && b[0] == b'0' && matches!(b[1] | 0x20, b'x' | b'o' | b'b') {
+        hex = b[1] | 0x20 == b'x';
+        saw = b'0';
+        i = 2;
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
 }
 
 /// Reads the arguments (without the program name).
@@ -210,13 +293,19 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Parsed, FlagErro
                     }
                 },
             },
-            Kind::Value => match inline {
+            Kind::Value | Kind::Int => match inline {
                 Some(v) => v,
                 None => args
                     .next()
                     .ok_or_else(|| FlagError::MissingValue(name.to_string()))?,
             },
         };
+        if def.kind == Kind::Int && parse_go_int(&value).is_none() {
+            return Err(FlagError::BadValue {
+                flag: name.to_string(),
+                value,
+            });
+        }
         if let Some(what) = def.not_yet {
             if !out.not_yet.iter().any(|(n, _)| n == canonical) {
                 out.not_yet.push((canonical.to_string(), what));
@@ -276,5 +365,35 @@ mod tests {
             "flag needs an argument: -p"
         );
         assert!(matches!(p(&["-D=maybe"]), Err(FlagError::BadBool { .. })));
+        // nats-server: `invalid value "1KB" for flag -log_size_limit: parse error`.
+        assert_eq!(
+            p(&["--log_size_limit", "1KB"]).unwrap_err().to_string(),
+            "invalid value \"1KB\" for flag -log_size_limit: parse error"
+        );
+    }
+
+    #[test]
+    fn integer_flags_read_as_go_reads_them() {
+        let f = p(&["--log_size_limit=0x400", "--max_traced_msg_len", "16"]).expect("valid");
+        assert_eq!(f.int("log_size_limit"), Some(1024));
+        assert_eq!(f.int("max_traced_msg_len"), Some(16));
+        assert!(f.not_yet.is_empty(), "served");
+        for (text, want) in [
+            ("1024", Some(1024)),
+            ("-5", Some(-5)),
+            ("+7", Some(7)),
+            ("010", Some(8)),
+            ("0b101", Some(5)),
+            ("0x_1F", Some(31)),
+            ("1_000", Some(1000)),
+            ("_1", None),
+            ("1__0", None),
+            ("", None),
+            ("--1", None),
+            ("9223372036854775808", None),
+            ("-9223372036854775808", Some(i64::MIN)),
+        ] {
+            assert_eq!(parse_go_int(text), want, "{text:?}");
+        }
     }
 }

@@ -29,8 +29,9 @@ Logging Options:
     -VV                              Verbose trace (traces system account as well)
     -DV                              Debug and trace
     -DVV                             Debug and verbose trace (traces system account as well)
-        --log_size_limit <limit>     Logfile size limit (default: auto) (not yet served)
-        --max_traced_msg_len <len>   Maximum printable length for traced messages (not yet served)
+        --log_size_limit <limit>     Logfile size limit (default: auto)
+        --max_traced_msg_len <len>   Maximum printable length for traced messages (default: unlimited)
+        --log_format <text|json>     Log lines as nats-server's text or one JSON object each (default: text)
 
 JetStream Options:
     -js, --jetstream                 Enable JetStream functionality

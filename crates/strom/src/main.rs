@@ -16,7 +16,7 @@ use anyhow::{anyhow, Context, Result};
 use strom_server::auth::{Secret, User};
 use strom_server::identity::NATS_VERSION;
 use strom_server::tls::TlsOptions;
-use strom_server::{info, warn, Controller, Options, Server};
+use strom_server::{info, log, warn, Controller, Options, Server};
 
 /// mimalloc keeps freed buffers for reuse instead of handing pages back and faulting them in
 /// again: outbound buffers grow and shrink with every burst (measured: ~7% of a fan-out
@@ -76,18 +76,7 @@ fn run(f: flags::Parsed) -> Result<()> {
         }
         return Ok(());
     }
-    let trace =
-        f.switch("trace") || f.switch("VV") || f.switch("DV") || f.switch("DVV") || opts.trace;
-    let debug = f.switch("debug") || f.switch("DV") || f.switch("DVV") || opts.debug;
-    let log_file = f.value("log").map(PathBuf::from).or(opts.log_file.clone());
-    // -T defaults to on; `-T=false` or `logtime: false` drops the timestamps.
-    let logtime = match f.value("logtime") {
-        Some(v) => v == "true",
-        None => opts.logtime || f.value("config").is_none(),
-    };
-    strom_server::log::set_timestamps(logtime);
-    strom_server::log::configure(debug, trace, log_file.as_deref())
-        .context("could not open the log file")?;
+    strom_server::log::configure(&log_settings(&f, &opts)?)?;
     for (flag, what) in &f.not_yet {
         warn!("Flag --{flag} is accepted but not yet supported: Strom does not serve {what} yet");
     }
@@ -110,6 +99,47 @@ fn run(f: flags::Parsed) -> Result<()> {
         flags: f,
     };
     runtime.block_on(serve(opts.options, reloader))
+}
+
+/// Logging from the flags over the configuration file.
+fn log_settings(f: &flags::Parsed, opts: &config::Loaded) -> Result<log::Settings> {
+    let (debug, trace) = levels(f, opts);
+    // -T defaults to on; `-T=false` or `logtime: false` drops the timestamps.
+    let timestamps = match f.value("logtime") {
+        Some(v) => v == "true",
+        None => opts.logtime || f.value("config").is_none(),
+    };
+    let format = match f.value("log_format") {
+        Some(v) => v.parse()?,
+        None => opts.log_format,
+    };
+    Ok(log::Settings {
+        debug,
+        trace,
+        timestamps,
+        utc: f.switch("logtime_utc") || opts.logtime_utc,
+        format,
+        file: f.value("log").map(PathBuf::from).or(opts.log_file.clone()),
+        // nats-server: a limit of 0 or less never rotates.
+        size_limit: f
+            .int("log_size_limit")
+            .map_or(opts.log_size_limit, |n| u64::try_from(n).unwrap_or(0)),
+        max_files: opts.log_max_num,
+        max_traced_msg_len: max_traced_msg_len(f, opts),
+    })
+}
+
+/// Debug and trace from `-D`, `-V`, `-DV`, ... or the file.
+fn levels(f: &flags::Parsed, opts: &config::Loaded) -> (bool, bool) {
+    let trace =
+        f.switch("trace") || f.switch("VV") || f.switch("DV") || f.switch("DVV") || opts.trace;
+    let debug = f.switch("debug") || f.switch("DV") || f.switch("DVV") || opts.debug;
+    (debug, trace)
+}
+
+fn max_traced_msg_len(f: &flags::Parsed, opts: &config::Loaded) -> usize {
+    f.int("max_traced_msg_len")
+        .map_or(opts.max_traced_msg_len, |n| usize::try_from(n).unwrap_or(0))
 }
 
 /// Command-line flags win over the configuration file, as in nats-server.
@@ -197,14 +227,9 @@ impl Reloader {
         info!("Reloading server configuration");
         match self.load() {
             Ok(loaded) => {
-                let f = &self.flags;
-                let trace = f.switch("trace")
-                    || f.switch("VV")
-                    || f.switch("DV")
-                    || f.switch("DVV")
-                    || loaded.trace;
-                let debug = f.switch("debug") || f.switch("DV") || f.switch("DVV") || loaded.debug;
-                let _ = strom_server::log::configure(debug, trace, None);
+                let (debug, trace) = levels(&self.flags, &loaded);
+                log::set_levels(debug, trace);
+                log::set_max_traced_msg_len(max_traced_msg_len(&self.flags, &loaded));
                 for note in ctl.reload(&loaded.options).await {
                     warn!("{note}");
                 }
@@ -273,12 +298,19 @@ fn spawn_signal_handlers(ctl: Controller, reloader: Reloader) -> Result<()> {
             tokio::select! {
                 _ = int.recv() => { info!("Trapped \"interrupt\" signal"); ctl.shutdown(); }
                 _ = term.recv() => { info!("Trapped \"terminated\" signal"); ctl.shutdown(); }
-                _ = usr2.recv() => { ctl.lame_duck(); }
-                _ = hup.recv() => { reloader.reload(&ctl).await; }
+                _ = usr2.recv() => {
+                    info!("Trapped \"user defined signal 2\" signal");
+                    ctl.lame_duck();
+                }
+                _ = hup.recv() => {
+                    info!("Trapped \"hangup\" signal");
+                    reloader.reload(&ctl).await;
+                }
                 _ = usr1.recv() => {
-                    match strom_server::log::reopen() {
+                    info!("Trapped \"user defined signal 1\" signal");
+                    match log::reopen() {
                         Ok(true) => info!("File log re-opened"),
-                        Ok(false) => {}
+                        Ok(false) => info!("File log re-open ignored, not a file logger"),
                         Err(e) => strom_server::error!("Could not reopen the log file: {e}"),
                     }
                 }

@@ -315,3 +315,37 @@ fn max_closed_clients_bounds_what_is_remembered() {
         .collect();
     assert_eq!(names, vec!["two", "three"]);
 }
+
+#[test]
+fn sorts_order_and_pages_as_nats_server_does() {
+    let dir = TempDir::new("connz-sort");
+    let (strom, port) = start(None, &dir);
+    // Clients publishing 1, 3 and 2 messages (plus the one raw_client sends).
+    let mut held = Vec::new();
+    for (name, extra) in [("one", 1), ("three", 3), ("two", 2)] {
+        let mut c = raw_client(&strom.addr(), name, &format!("{name}.s"));
+        let pubs = format!("PUB {name}.x 1\r\nx\r\n").repeat(extra);
+        c.exchange(pubs.as_bytes());
+        held.push(c);
+    }
+    let names = |query: &str| -> Vec<String> {
+        connz(port, query)["connections"]
+            .as_array()
+            .expect("connections")
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(String::from))
+            .collect()
+    };
+    assert_eq!(names("/connz?sort=msgs_from"), ["three", "two", "one"]);
+    assert_eq!(names("/connz?sort=cid"), ["one", "three", "two"]);
+    assert_eq!(names("/connz?sort=bytes_from&offset=1&limit=1"), ["two"]);
+    // The last to send anything comes first by last activity.
+    assert_eq!(names("/connz?sort=last")[0], "two");
+    let cids: Vec<u64> = connz(port, "/connz?sort=start")["connections"]
+        .as_array()
+        .expect("connections")
+        .iter()
+        .filter_map(|c| c["cid"].as_u64())
+        .collect();
+    assert!(cids.windows(2).all(|w| w[0] < w[1]), "{cids:?}");
+}

@@ -137,3 +137,45 @@ async fn shapes_are_a_subset_of_nats_servers() {
     check("disconnect", &ours.1, &theirs.1);
     check("ping", &ours.2, &theirs.2);
 }
+
+/// The statistics heartbeat a monitoring system listens for: `$SYS.SERVER.<id>.STATSZ`,
+/// soon after start and again shortly after, in nats-server's shape.
+#[tokio::test]
+async fn statsz_events_are_published_periodically() {
+    async fn two_events(server: &ServerProcess) -> (String, Value, Value) {
+        let sys = login(server, "sys").await;
+        let mut events = sys.subscribe("$SYS.SERVER.*.STATSZ").await.expect("sub");
+        common::sync(&sys).await;
+        let (subject, first) = next_json(&mut events).await;
+        let (_, second) = next_json(&mut events).await;
+        (subject, first, second)
+    }
+    let strom = ServerProcess::strom_with_config(CONFIG, &[]);
+    let (subject, first, second) = two_events(&strom).await;
+    let id = first["server"]["id"].as_str().expect("server id");
+    assert_eq!(subject, format!("$SYS.SERVER.{id}.STATSZ"));
+    assert!(first["statsz"]["connections"].as_u64() >= Some(1));
+    assert!(second["server"]["seq"].as_u64() > first["server"]["seq"].as_u64());
+    let Some(reference) = reference_or_skip() else {
+        return;
+    };
+    let nats = ServerProcess::reference(&reference, &[], Some(CONFIG));
+    let (_, theirs, _) = two_events(&nats).await;
+    fn check(path: &str, ours: &Value, theirs: &Value) {
+        if let (Value::Object(a), Value::Object(b)) = (ours, theirs) {
+            for (k, v) in a {
+                let t = b
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{path}.{k} not in nats-server's"));
+                check(&format!("{path}.{k}"), v, t);
+            }
+        } else {
+            assert_eq!(
+                std::mem::discriminant(ours),
+                std::mem::discriminant(theirs),
+                "{path}"
+            );
+        }
+    }
+    check("statsz", &first, &theirs);
+}

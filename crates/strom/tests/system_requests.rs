@@ -49,7 +49,7 @@ async fn ask(sys: &async_nats::Client, subject: &str, body: &str) -> Option<Valu
 }
 
 /// The requests both servers are asked, with what each test looks at.
-const REQUESTS: [(&str, &str); 12] = [
+const REQUESTS: [(&str, &str); 18] = [
     ("$SYS.REQ.SERVER.PING.IDZ", ""),
     ("$SYS.REQ.SERVER.PING.VARZ", ""),
     ("$SYS.REQ.SERVER.PING.HEALTHZ", ""),
@@ -74,6 +74,12 @@ const REQUESTS: [(&str, &str); 12] = [
         r#"{"server_name":"no-such-server"}"#,
     ),
     ("$SYS.REQ.SERVER.PING.CONNZ", r#"{"sort":"size"}"#),
+    ("$SYS.REQ.SERVER.PING.ROUTEZ", ""),
+    ("$SYS.REQ.SERVER.PING.GATEWAYZ", ""),
+    ("$SYS.REQ.SERVER.PING.LEAFZ", ""),
+    ("$SYS.REQ.SERVER.PING.ACCOUNTZ", r#"{"account":"APP"}"#),
+    ("$SYS.REQ.ACCOUNT.APP.STATZ", ""),
+    ("$SYS.REQ.ACCOUNT.APP.LEAFZ", ""),
 ];
 
 /// An APP client with a subscription and a stream, then every request in turn.
@@ -159,6 +165,13 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         serde_json::json!({"code": 500, "description": "invalid sorting option: size"})
     );
 
+    assert_eq!(get(15)["data"]["account_detail"]["account_name"], "APP");
+    let statz = &get(16)["data"]["account_statz"][0];
+    assert_eq!(
+        (statz["acc"].as_str(), statz["conns"].as_u64()),
+        (Some("APP"), Some(1))
+    );
+
     // This server by its id answers as PING does.
     let sys = login(&strom, "sys").await;
     let id = get(0)["id"].as_str().expect("an id");
@@ -179,6 +192,9 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         "data.feature_flags",
         "data.jetstream.config.sync_always",
         "data.config.sync_always",
+        // nats-server wires its system services into each account as imports.
+        "data.account_detail.imports",
+        "data.account_detail.imports[]",
     ];
     for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
         let (Some(a), Some(b)) = (a, b) else {

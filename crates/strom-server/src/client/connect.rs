@@ -40,29 +40,33 @@ pub(super) async fn tls_handshake(
     match tokio::time::timeout(opts.timeout, stream.peek(&mut first)).await {
         Ok(Ok(1)) if first[0] == 0x16 => {}
         _ => {
-            crate::debug!(
-                "{} - not a TLS handshake, closing",
-                conn.handle.log_prefix()
-            );
+            crate::client_log!(Debug, conn.handle, "not a TLS handshake, closing");
             return None;
         }
     }
     match tokio::time::timeout(opts.timeout, acceptor.accept(stream)).await {
         Ok(Ok(tls)) => Some(tls),
         Ok(Err(e)) => {
-            crate::error!("{} - TLS handshake error: {e}", conn.handle.log_prefix());
+            crate::client_log!(Error, conn.handle, "TLS handshake error: {e}");
             None
         }
         Err(_) => {
-            crate::error!("{} - TLS handshake timeout", conn.handle.log_prefix());
+            crate::client_log!(Error, conn.handle, "TLS handshake timeout");
             None
         }
     }
 }
 
 impl Conn {
-    pub(super) fn auth_violation(&mut self) -> bool {
-        crate::error!("{} - authentication error", self.handle.log_prefix());
+    /// Refuses the connection; `opts` is the CONNECT that failed, whose credentials the log
+    /// line names as nats-server's `authViolation` does.
+    pub(super) fn auth_violation(&mut self, opts: Option<&ConnectOptions>) -> bool {
+        match opts.and_then(auth_user) {
+            Some(who) => crate::client_log!(Error, self.handle, "authentication error - {who}"),
+            None => crate::client_log!(Error, self.handle, "authentication error"),
+        }
+        self.handle
+            .trace_proto_out(&ErrText::AuthorizationViolation.line());
         self.handle.out.push_and_close(
             &ErrText::AuthorizationViolation.line(),
             CloseReason::AuthenticationViolation,
@@ -93,7 +97,7 @@ impl Conn {
         match ConnectOptions::parse(json) {
             Ok(o) => Some(o),
             Err(e) => {
-                crate::debug!("{} - invalid CONNECT: {e}", self.handle.log_prefix());
+                crate::client_log!(Debug, self.handle, "invalid CONNECT: {e}");
                 self.handle.out.close(CloseReason::ProtocolViolation);
                 None
             }
@@ -117,10 +121,10 @@ impl Conn {
     ) -> bool {
         {
             let Some(identity) = identity else {
-                return self.auth_violation();
+                return self.auth_violation(Some(&opts));
             };
             let Some(account) = self.server.account(identity.account.as_deref()) else {
-                return self.auth_violation();
+                return self.auth_violation(Some(&opts));
             };
             self.handle.set_account_name(&account.name);
             self.account = account;
@@ -134,6 +138,8 @@ impl Conn {
             self.label = identity.label;
         }
         self.is_system = self.server.is_system_account(&self.account);
+        self.handle
+            .set_log_label(log_label(&opts, &self.account.name, &self.label));
         self.handle.set_connect_record((
             opts.clone(),
             self.nonce.clone(),
@@ -182,5 +188,76 @@ impl Conn {
         self.connected = true;
         self.ok();
         true
+    }
+}
+
+/// The credentials a CONNECT offered, as nats-server's `getAuthUser` names them.
+fn auth_user(opts: &ConnectOptions) -> Option<String> {
+    fn given(v: &Option<String>) -> Option<&str> {
+        v.as_deref().filter(|s| !s.is_empty())
+    }
+    if let Some(nkey) = given(&opts.nkey) {
+        return Some(format!("Nkey {}", crate::log::go_quote(nkey.as_bytes())));
+    }
+    if let Some(user) = given(&opts.user) {
+        return Some(format!("User {}", crate::log::go_quote(user.as_bytes())));
+    }
+    given(&opts.auth_token).map(|_| "Token \"[REDACTED]\"".to_string())
+}
+
+/// How log lines name a client after its first CONNECT, as nats-server's `processConnect`:
+/// `v<version>:<lang>:<name>` from what the client sent, and the account with the user it
+/// authenticated as, or, without authentication, the credentials it offered anyway.
+fn log_label(opts: &ConnectOptions, account: &str, identity: &str) -> crate::log::ClientLabel {
+    let conn = [
+        (!opts.version.is_empty()).then(|| format!("v{}", opts.version)),
+        (!opts.lang.is_empty()).then(|| opts.lang.clone()),
+        (!opts.name.is_empty()).then(|| opts.name.clone()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(":");
+    let offered = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.is_empty());
+    let user = if !identity.is_empty() {
+        identity.to_string()
+    } else if let Some(nkey) = opts.nkey.as_ref().filter(|_| offered(&opts.nkey)) {
+        format!("nkey:{nkey}")
+    } else if let Some(user) = opts.user.as_ref().filter(|_| offered(&opts.user)) {
+        format!("user:{user}")
+    } else if offered(&opts.auth_token) {
+        "token".to_string()
+    } else {
+        String::new()
+    };
+    crate::log::ClientLabel {
+        conn,
+        account: account.to_string(),
+        user,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(json: &str) -> ConnectOptions {
+        ConnectOptions::parse(json.as_bytes()).expect("test CONNECT parses")
+    }
+
+    #[test]
+    fn labels_follow_nats_server() {
+        let l = log_label(
+            &opts(r#"{"version":"1.2","lang":"go","name":"app"}"#),
+            "$G",
+            "",
+        );
+        assert_eq!((l.conn.as_str(), l.user.as_str()), ("v1.2:go:app", ""));
+        let l = log_label(&opts(r#"{"lang":"rust","user":"a","pass":"p"}"#), "$G", "");
+        assert_eq!((l.conn.as_str(), l.user.as_str()), ("rust", "user:a"));
+        let l = log_label(&opts(r#"{"auth_token":"t"}"#), "A", "");
+        assert_eq!(l.user, "token");
+        let l = log_label(&opts(r#"{"user":"x"}"#), "A", "user:mapped");
+        assert_eq!(l.user, "user:mapped");
     }
 }

@@ -127,6 +127,7 @@ impl Conn {
         let push = handle.out.push_msg(0, |buf| {
             write_msg(buf, reply, &sub.sid, None, Some(&header), &[])
         });
+        // nats-server queues this reply without tracing it.
         if let Push::Queued { first: true } = push {
             self.flush_later(&handle);
         }
@@ -382,6 +383,15 @@ pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> 
     if claim == Claim::Skip {
         return Offered::Refused;
     }
+    if claim == Claim::DeliverLast {
+        crate::client_log!(
+            Debug,
+            client,
+            "Auto-unsubscribe limit of {} reached for sid '{}'",
+            sub.max(),
+            String::from_utf8_lossy(&sub.sid)
+        );
+    }
     let headers = if client.headers() { msg.headers } else { None };
     let payload_len = msg.payload.len() + headers.map_or(0, <[u8]>::len);
     let push = match &msg.shared {
@@ -394,7 +404,13 @@ pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> 
             write_msg(buf, msg.subject, &sub.sid, msg.reply, headers, msg.payload)
         }),
     };
+    if crate::log::enabled(crate::log::Level::Trace) && matches!(push, Push::Queued { .. }) {
+        client.trace_delivery(msg.subject, &sub.sid, msg.reply, headers, msg.payload);
+    }
     if claim == Claim::DeliverLast {
+        if !sub.is_closed() {
+            client.trace_delsub(&sub.sid);
+        }
         server.remove_subscription(sub);
     }
     if let Some(reply) = msg.reply {
@@ -403,12 +419,19 @@ pub(crate) fn offer(server: &Shared, sub: &Arc<Subscription>, msg: &Msg<'_>) -> 
     match push {
         Push::Queued { first } => Offered::Queued { wake: first },
         Push::SlowConsumer => {
-            crate::info!(
-                "{} - Slow Consumer Detected: MaxPending of {} Exceeded",
-                client.log_prefix(),
+            crate::client_log!(
+                Info,
+                client,
+                "Slow Consumer Detected: MaxPending of {} Exceeded",
                 server.opts.max_pending
             );
             server.count_slow_consumer();
+            if let Some(account) = server.account_named(&client.account_name()) {
+                account
+                    .departed
+                    .slow_consumers
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             client.out.wake();
             Offered::Refused
         }

@@ -66,6 +66,8 @@ pub struct ClientHandle {
     pub(super) stop_reader: Notify,
     /// The client as advisories describe it, once connected.
     described: Mutex<Option<Arc<crate::system::ClientBlock>>>,
+    /// How log lines name the client once it has connected.
+    log_label: Mutex<Option<Arc<crate::log::ClientLabel>>>,
 }
 
 impl ClientHandle {
@@ -100,6 +102,7 @@ impl ClientHandle {
             in_bytes: AtomicU64::new(0),
             stop_reader: Notify::new(),
             described: Mutex::new(None),
+            log_label: Mutex::new(None),
         }
     }
 
@@ -221,6 +224,7 @@ impl ClientHandle {
         let ns = self.epoch.elapsed().as_nanos().max(1) as u64;
         self.ping_sent_ns.store(ns, Ordering::Relaxed);
         self.pings_out.fetch_add(1, Ordering::Relaxed);
+        self.trace_proto_out(strom_proto::encode::PING);
         if let super::Push::Queued { first: true } = self.out.push_proto(strom_proto::encode::PING)
         {
             self.out.wake();
@@ -285,12 +289,32 @@ impl ClientHandle {
         String::new()
     }
 
-    /// `ip:port - cid:N`, the prefix of nats-server's per-client log lines.
+    /// nats-server's prefix of per-client log lines: `ip:port - cid:N`, and once connected
+    /// its name and account/user (see [`crate::log::ClientRef`]).
     pub fn log_prefix(&self) -> String {
-        match self.addr {
-            Some(a) => format!("{a} - cid:{}", self.id),
-            None => format!("cid:{}", self.id),
+        let label = self.log_label.lock().clone();
+        crate::log::ClientRef {
+            cid: self.id,
+            addr: self.addr,
+            label: label.as_deref(),
         }
+        .to_string()
+    }
+
+    /// Names the client in later log lines (set once, at its first CONNECT, as nats-server).
+    pub(super) fn set_log_label(&self, label: crate::log::ClientLabel) {
+        *self.log_label.lock() = Some(Arc::new(label));
+    }
+
+    /// Writes a log line about this client (see [`crate::client_log!`]).
+    pub fn log(&self, level: crate::log::Level, args: std::fmt::Arguments<'_>) {
+        let label = self.log_label.lock().clone();
+        let client = crate::log::ClientRef {
+            cid: self.id,
+            addr: self.addr,
+            label: label.as_deref(),
+        };
+        crate::log::write_client(level, &client, args);
     }
 
     /// The subjects this client subscribes to (with the queue group, if any).

@@ -89,7 +89,7 @@ pub(crate) async fn serve(
 ) {
     let handle = Arc::new(ClientHandle::new(id, addr, server.opts.max_pending, None));
     server.register(handle.clone());
-    crate::debug!("{} - Client connection created", handle.log_prefix());
+    crate::client_log!(Debug, handle, "Client connection created");
     let mut conn = Conn::new(server.clone(), handle.clone());
     if server.needs_nonce() {
         conn.nonce = crate::auth::new_nonce();
@@ -134,13 +134,13 @@ pub(crate) async fn serve(
     };
     let reader = conn.run(socket.clone());
     let writer = writer::run(handle.clone(), socket, cfg);
-    let (_, reason) = tokio::join!(reader, writer);
+    let (removed, reason) = tokio::join!(reader, writer);
     server.unregister(&handle);
-    crate::debug!(
-        "{} - Client connection closed: {}",
-        handle.log_prefix(),
-        reason
-    );
+    crate::client_log!(Debug, handle, "Client connection closed: {reason}");
+    // nats-server traces the subscriptions a closed connection drops after saying it closed.
+    for sid in &removed {
+        handle.trace_delsub(sid);
+    }
 }
 
 impl Conn {
@@ -185,6 +185,7 @@ impl Conn {
 
     /// Queues protocol bytes for this client.
     pub(super) fn proto(&mut self, bytes: &[u8]) {
+        self.handle.trace_proto_out(bytes);
         if let Push::Queued { first: true } = self.handle.out.push_proto(bytes) {
             let h = self.handle.clone();
             self.flush_later(&h);
@@ -194,6 +195,7 @@ impl Conn {
     pub(super) fn send_err(&mut self, err: ErrText) {
         let line = err.line();
         if err.closes() {
+            self.handle.trace_proto_out(&line);
             self.handle
                 .out
                 .push_and_close(&line, CloseReason::for_err(err));
@@ -208,7 +210,9 @@ impl Conn {
         }
     }
 
-    async fn run(mut self, socket: Arc<Socket>) {
+    /// Reads and dispatches until the connection closes; returns the sids of the
+    /// subscriptions the close removed, when tracing (for `<-> [DELSUB sid]`).
+    async fn run(mut self, socket: Arc<Socket>) -> Vec<Bytes> {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
         let auth_deadline = Instant::now() + self.server.opts.auth_timeout;
@@ -221,7 +225,9 @@ impl Conn {
                 r = socket.read_buf(&mut buf) => r,
                 _ = self.handle.stop_reader.notified() => break,
                 _ = tokio::time::sleep_until(auth_deadline), if needs_auth && !self.connected => {
-                    crate::error!("{} - authentication timeout", self.handle.log_prefix());
+                    crate::client_log!(Error, self.handle, "authentication timeout");
+                    self.handle
+                        .trace_proto_out(&ErrText::AuthenticationTimeout.line());
                     self.handle.out.push_and_close(
                         &ErrText::AuthenticationTimeout.line(),
                         CloseReason::AuthenticationTimeout,
@@ -284,7 +290,7 @@ impl Conn {
         }
         self.flush_pending();
         self.handle.set_in_stats(self.in_msgs, self.in_bytes);
-        self.cleanup();
+        self.cleanup()
     }
 
     /// Parses and dispatches the complete operations in `buf`, stopping early at a CONNECT that
@@ -324,7 +330,7 @@ impl Conn {
                     break Flow::Continue;
                 }
                 Err(e) => {
-                    crate::debug!("{} - protocol error: {e}", self.handle.log_prefix());
+                    crate::client_log!(Debug, self.handle, "protocol error: {e}");
                     match e.err_text() {
                         Some(text) => self.send_err(text),
                         None => self.handle.out.close(CloseReason::ProtocolViolation),
@@ -340,7 +346,7 @@ impl Conn {
     /// Handles one operation; returns false once the connection must close.
     fn dispatch(&mut self, op: ClientOp<'_>) -> bool {
         if !self.connected && self.server.auth_required() && !matches!(op, ClientOp::Connect(_)) {
-            return self.auth_violation();
+            return self.auth_violation(None);
         }
         match op {
             ClientOp::Pub {
@@ -397,14 +403,14 @@ impl Conn {
                 "Permissions Violation for Publish to \"{}\"",
                 String::from_utf8_lossy(subject)
             );
-            crate::error!(
-                "{} - \"{}/{}\" - Publish Violation - Subject \"{}\"",
-                self.handle.log_prefix(),
-                self.account.name,
-                self.label,
-                String::from_utf8_lossy(subject)
-            );
             self.proto(&err_line(&text));
+            // nats-server answers first, then logs.
+            crate::client_log!(
+                Error,
+                self.handle,
+                "Publish Violation - Subject {}",
+                crate::log::go_quote(subject)
+            );
             return true;
         }
         self.in_msgs += 1;
@@ -451,14 +457,18 @@ impl Conn {
                     ),
                     None => format!("Permissions Violation for Subscription to \"{subj}\""),
                 };
-                crate::error!(
-                    "{} - \"{}/{}\" - Subscription Violation - Subject \"{subj}\", SID {}",
-                    self.handle.log_prefix(),
-                    self.account.name,
-                    self.label,
+                self.proto(&err_line(&text));
+                // nats-server's text, with the queue when there is one.
+                let queue = queue
+                    .map(|q| format!(", Queue: {}", crate::log::go_quote(q)))
+                    .unwrap_or_default();
+                crate::client_log!(
+                    Error,
+                    self.handle,
+                    "Subscription Violation - Subject {}{queue}, SID {}",
+                    crate::log::go_quote(subject),
                     String::from_utf8_lossy(sid)
                 );
-                self.proto(&err_line(&text));
                 return;
             }
         }
@@ -496,7 +506,14 @@ impl Conn {
                 None => true,
             };
             if now {
+                // nats-server acknowledges a verbose client before it removes the
+                // subscription, and traces the removal.
+                self.ok();
+                if !sub.is_closed() {
+                    self.handle.trace_delsub(&sub.sid);
+                }
                 self.server.remove_subscription(&sub);
+                return;
             }
         }
         self.ok();
@@ -522,8 +539,9 @@ impl Conn {
         allowed || self.handle.take_response(subject)
     }
 
-    /// Drops every subscription of this client.
-    fn cleanup(&mut self) {
+    /// Drops every subscription of this client; returns the sids of those it removed when
+    /// tracing.
+    fn cleanup(&mut self) -> Vec<Bytes> {
         let reason = self
             .handle
             .out
@@ -534,8 +552,12 @@ impl Conn {
             .push(super::ClosedConn::snapshot(&self.handle, reason.clone()));
         let subs: Vec<Arc<Subscription>> =
             self.handle.subs.lock().drain().map(|(_, s)| s).collect();
+        let tracing = crate::log::enabled(crate::log::Level::Trace);
+        let mut removed = Vec::new();
         for s in &subs {
-            s.close();
+            if s.close() && tracing {
+                removed.push(s.sid.clone());
+            }
         }
         self.account.sublist.remove_all(subs.iter());
         self.cache.clear();
@@ -549,6 +571,7 @@ impl Conn {
                 reason,
             );
         }
+        removed
     }
 }
 

@@ -76,9 +76,10 @@ pub(super) async fn run(
                 Ok(Ok(())) => continue,
                 Ok(Err(_)) => break CloseReason::WriteError,
                 Err(_) => {
-                    crate::info!(
-                        "{} - Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} total bytes",
-                        client.log_prefix(),
+                    crate::client_log!(
+                        Info,
+                        client,
+                        "Slow Consumer Detected: WriteDeadline of {:?} exceeded with {} total bytes",
                         cfg.write_deadline,
                         n
                     );
@@ -131,10 +132,8 @@ fn ping_tick(client: &ClientHandle, cfg: &WriterConfig) {
     }
     let out = client.pings_out.load(Ordering::Relaxed);
     if out + 1 > cfg.ping_max {
-        crate::debug!(
-            "{} - Stale Client Connection - Closing",
-            client.log_prefix()
-        );
+        crate::client_log!(Debug, client, "Stale Client Connection - Closing");
+        client.trace_proto_out(&ErrText::StaleConnection.line());
         client.out.push_and_close(
             &ErrText::StaleConnection.line(),
             CloseReason::StaleConnection,

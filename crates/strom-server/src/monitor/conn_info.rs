@@ -29,12 +29,12 @@ pub struct ConnInfo {
     rtt: String,
     uptime: String,
     idle: String,
-    pub pending_bytes: usize,
-    pub in_msgs: u64,
-    pub out_msgs: u64,
-    pub in_bytes: u64,
-    pub out_bytes: u64,
-    pub subscriptions: usize,
+    pending_bytes: usize,
+    in_msgs: u64,
+    out_msgs: u64,
+    in_bytes: u64,
+    out_bytes: u64,
+    subscriptions: usize,
     #[serde(skip_serializing_if = "String::is_empty")]
     name: String,
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -55,9 +55,6 @@ pub struct ConnInfo {
     subscriptions_list_detail: Option<Vec<SubDetail>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     name_tag: Option<String>,
-    /// Sort keys that are not shown as numbers.
-    #[serde(skip)]
-    pub times: Times,
 }
 
 /// The instants `/connz` sorts by.
@@ -113,7 +110,49 @@ pub enum Source {
     Closed(Arc<ClosedConn>),
 }
 
+/// What `/connz` sorts by: a connection's counters and times, read without building its row.
+pub struct SortFields {
+    pub cid: u64,
+    pub subs: usize,
+    pub pending: usize,
+    pub in_msgs: u64,
+    pub out_msgs: u64,
+    pub in_bytes: u64,
+    pub out_bytes: u64,
+    pub times: Times,
+}
+
 impl Source {
+    /// The fields to sort by, at `now`.
+    pub fn sort_fields(&self, now: DateTime<Utc>) -> SortFields {
+        match self {
+            Source::Open(c) => {
+                let (in_msgs, in_bytes) = c.in_stats();
+                let (out_msgs, out_bytes) = c.out.stats();
+                SortFields {
+                    cid: c.id,
+                    subs: c.num_subs(),
+                    pending: c.out.pending_bytes(),
+                    in_msgs,
+                    out_msgs,
+                    in_bytes,
+                    out_bytes,
+                    times: open_times(c, now),
+                }
+            }
+            Source::Closed(c) => SortFields {
+                cid: c.cid,
+                subs: c.subs.len(),
+                pending: 0,
+                in_msgs: c.in_msgs,
+                out_msgs: c.out_msgs,
+                in_bytes: c.in_bytes,
+                out_bytes: c.out_bytes,
+                times: closed_times(c),
+            },
+        }
+    }
+
     pub fn account(&self) -> String {
         match self {
             Source::Open(c) => c.account_name(),
@@ -248,19 +287,31 @@ fn base(times: Times, now: DateTime<Utc>) -> ConnInfo {
         subscriptions_list: None,
         subscriptions_list_detail: None,
         name_tag: None,
-        times,
     }
 }
 
-fn open_info(c: &ClientHandle, now: DateTime<Utc>) -> ConnInfo {
+fn open_times(c: &ClientHandle, now: DateTime<Utc>) -> Times {
     let idle =
         chrono::Duration::from_std(c.idle_for(std::time::Instant::now())).unwrap_or_default();
-    let times = Times {
+    Times {
         start: c.started,
         last: (now - idle).max(c.started),
         stop: None,
         rtt: c.rtt(),
-    };
+    }
+}
+
+fn closed_times(c: &ClosedConn) -> Times {
+    Times {
+        start: c.start,
+        last: c.last_activity,
+        stop: Some(c.stop),
+        rtt: c.rtt,
+    }
+}
+
+fn open_info(c: &ClientHandle, now: DateTime<Utc>) -> ConnInfo {
+    let times = open_times(c, now);
     // Like nats-server, asking is what starts a measurement for a client that has none.
     c.request_rtt();
     let (in_msgs, in_bytes) = c.in_stats();
@@ -293,12 +344,7 @@ fn open_info(c: &ClientHandle, now: DateTime<Utc>) -> ConnInfo {
 }
 
 fn closed_info(c: &ClosedConn) -> ConnInfo {
-    let times = Times {
-        start: c.start,
-        last: c.last_activity,
-        stop: Some(c.stop),
-        rtt: c.rtt,
-    };
+    let times = closed_times(c);
     let (tls_version, tls_cipher_suite) = c.tls.clone().unzip();
     ConnInfo {
         cid: c.cid,

@@ -4,9 +4,7 @@
 //! identities are gathered for the rows of the page only. Like nats-server's HTTP handler,
 //! `filter_subject` is not read.
 
-use std::cmp::Reverse;
-
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::conn_info::{ConnInfo, Source, SubsView};
@@ -220,36 +218,41 @@ fn select(s: &Shared, o: &Options) -> (Vec<Source>, usize) {
 /// The `/connz` body, or the text of a 400.
 pub fn connz(s: &Shared, o: &Options) -> Result<Vec<u8>, String> {
     let now = Utc::now();
-    let (selected, total) = select(s, o);
-    let mut rows: Vec<(Source, ConnInfo)> = selected
-        .into_iter()
-        .map(|src| {
-            let info = src.info(now);
-            (src, info)
-        })
-        .collect();
-    // Every order but by cid is descending, except uptime (shortest first) and reason.
+    let (mut rows, total) = select(s, o);
+    // Sorted on keys read once per connection; rows are built for the page only, so a server
+    // with 10,000 connections builds 1,024 of them. Every order but by cid is descending,
+    // except uptime (shortest first) and reason.
+    let nanos = |t: DateTime<Utc>| i128::from(t.timestamp_nanos_opt().unwrap_or(0));
     match o.sort {
-        Sort::Cid => rows.sort_by_key(|(_, i)| i.cid),
-        Sort::Subs => rows.sort_by_key(|(_, i)| Reverse(i.subscriptions)),
-        Sort::Pending => rows.sort_by_key(|(_, i)| Reverse(i.pending_bytes)),
-        Sort::MsgsTo => rows.sort_by_key(|(_, i)| Reverse(i.out_msgs)),
-        Sort::MsgsFrom => rows.sort_by_key(|(_, i)| Reverse(i.in_msgs)),
-        Sort::BytesTo => rows.sort_by_key(|(_, i)| Reverse(i.out_bytes)),
-        Sort::BytesFrom => rows.sort_by_key(|(_, i)| Reverse(i.in_bytes)),
-        Sort::Last => rows.sort_by_key(|(_, i)| Reverse(i.times.last)),
-        Sort::Idle => rows.sort_by_key(|(_, i)| i.times.last),
-        Sort::Uptime => rows.sort_by_key(|(_, i)| i.times.uptime(now)),
-        Sort::Stop => rows.sort_by_key(|(_, i)| Reverse(i.times.stop)),
-        Sort::Reason => rows.sort_by(|(a, _), (b, _)| reason(a).cmp(reason(b))),
-        Sort::Rtt => rows.sort_by_key(|(_, i)| Reverse(i.times.rtt)),
+        Sort::Reason => rows.sort_by(|a, b| reason(a).cmp(reason(b))),
+        sort => rows.sort_by_cached_key(|src| {
+            let f = src.sort_fields(now);
+            let t = f.times;
+            let n = |x: u64| i128::from(x);
+            let key = match sort {
+                Sort::Subs => -(f.subs as i128),
+                Sort::Pending => -(f.pending as i128),
+                Sort::MsgsTo => -n(f.out_msgs),
+                Sort::MsgsFrom => -n(f.in_msgs),
+                Sort::BytesTo => -n(f.out_bytes),
+                Sort::BytesFrom => -n(f.in_bytes),
+                Sort::Last => -nanos(t.last),
+                Sort::Idle => nanos(t.last),
+                Sort::Uptime => i128::from(t.uptime(now).num_nanoseconds().unwrap_or(i64::MAX)),
+                Sort::Stop => -t.stop.map_or(0, nanos),
+                Sort::Rtt => -(t.rtt.as_nanos() as i128),
+                Sort::Cid | Sort::Reason => n(f.cid),
+            };
+            (key, f.cid)
+        }),
     }
     let offset = o.offset.min(rows.len());
     let connections: Vec<ConnInfo> = rows
         .into_iter()
         .skip(offset)
         .take(o.limit)
-        .map(|(src, mut info)| {
+        .map(|src| {
+            let mut info = src.info(now);
             src.detail(&mut info, o.subs, o.auth);
             info
         })

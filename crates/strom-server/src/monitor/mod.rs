@@ -4,6 +4,8 @@
 //! anything else; and `/metrics` ([`metrics`]), Prometheus's text format. The other
 //! endpoints of nats-server's monitoring port are issue #8's.
 
+mod accountz;
+mod cluster;
 mod conn_info;
 mod connz;
 mod jsz;
@@ -113,6 +115,11 @@ impl Monitor {
             "/metrics" => "/metrics",
             "/connz" => "/connz",
             "/subsz" | "/subscriptionsz" => "/subsz",
+            "/routez" => "/routez",
+            "/gatewayz" => "/gatewayz",
+            "/leafz" => "/leafz",
+            "/accountz" => "/accountz",
+            "/accstatz" => "/accstatz",
             _ => return not_found(),
         };
         server.http_stats.count(endpoint);
@@ -121,6 +128,20 @@ impl Monitor {
             "/connz" => match connz::Options::parse(req.uri().query())
                 .and_then(|o| connz::connz(&server, &o))
             {
+                Ok(body) => json_owned(StatusCode::OK, body),
+                Err(text) => bad_request(text),
+            },
+            "/routez" | "/gatewayz" | "/leafz" => {
+                json_owned(StatusCode::OK, cluster::body(&server, endpoint))
+            }
+            "/accountz" => {
+                let q = query::Query::parse(req.uri().query());
+                match accountz::accountz(&server, q.get("acc")) {
+                    Ok(body) => json_owned(StatusCode::OK, body),
+                    Err(text) => bad_request(text),
+                }
+            }
+            "/accstatz" => match accountz::accstatz(&server, req.uri().query()) {
                 Ok(body) => json_owned(StatusCode::OK, body),
                 Err(text) => bad_request(text),
             },

@@ -8,7 +8,7 @@
 
 use serde::Deserialize;
 
-use super::{connz, jsz, subsz, varz};
+use super::{accountz, cluster, connz, jsz, subsz, varz};
 use crate::server::Shared;
 
 /// What a request asks of this server.
@@ -56,6 +56,20 @@ impl Filter {
     }
 }
 
+/// `ACCOUNTZ`'s options.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AccountzOptions {
+    account: String,
+}
+
+/// `$SYS.REQ.ACCOUNT.<account>.STATZ`'s options.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StatzOptions {
+    include_unused: bool,
+}
+
 /// The endpoint a subject names, and the account for `$SYS.REQ.ACCOUNT.<account>.<EP>`;
 /// `None` when the subject is not a monitoring request to this server.
 fn route<'a>(s: &Shared, subject: &'a str) -> Option<(&'a str, Option<&'a str>)> {
@@ -79,9 +93,18 @@ pub fn answer(s: &Shared, subject: &str, body: &[u8]) -> Option<Reply> {
     let served = match account {
         None => matches!(
             endpoint,
-            "IDZ" | "VARZ" | "CONNZ" | "SUBSZ" | "JSZ" | "HEALTHZ"
+            "IDZ"
+                | "VARZ"
+                | "CONNZ"
+                | "SUBSZ"
+                | "JSZ"
+                | "HEALTHZ"
+                | "ROUTEZ"
+                | "GATEWAYZ"
+                | "LEAFZ"
+                | "ACCOUNTZ"
         ),
-        Some(_) => matches!(endpoint, "CONNZ" | "SUBSZ" | "JSZ"),
+        Some(_) => matches!(endpoint, "CONNZ" | "SUBSZ" | "JSZ" | "LEAFZ" | "STATZ"),
     };
     if !served {
         return None;
@@ -104,6 +127,25 @@ pub fn answer(s: &Shared, subject: &str, body: &[u8]) -> Option<Reply> {
     Some(match endpoint {
         "VARZ" => Reply::Data(varz::varz(s)),
         "HEALTHZ" => Reply::Data(super::healthz_body(s).unwrap_or_else(|e| e).into()),
+        "ROUTEZ" => Reply::Data(cluster::body(s, "/routez")),
+        "GATEWAYZ" => Reply::Data(cluster::body(s, "/gatewayz")),
+        "LEAFZ" => Reply::Data(cluster::body(s, "/leafz")),
+        "ACCOUNTZ" => match super::request_options::<AccountzOptions>(body) {
+            Ok(o) => accountz::accountz(s, &o.account).map_or_else(failed, Reply::Data),
+            Err(e) => bad(e),
+        },
+        "STATZ" => match super::request_options::<StatzOptions>(body) {
+            Err(e) => bad(e),
+            Ok(o) => {
+                let only = [account.unwrap_or_default().to_string()];
+                let (stats, n) = accountz::accstatz_for(s, &only, o.include_unused);
+                // nats-server stays silent about an account with nothing to report.
+                if n == 0 && !o.include_unused {
+                    return Some(Reply::Silent);
+                }
+                Reply::Data(stats)
+            }
+        },
         "CONNZ" => match connz::Options::from_json(body, account) {
             Ok(o) => connz::connz(s, &o).map_or_else(failed, Reply::Data),
             Err((code, e)) => Reply::Error(code, e),
