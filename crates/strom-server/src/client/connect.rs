@@ -119,6 +119,7 @@ impl Conn {
         opts: ConnectOptions,
         identity: Option<Identity>,
     ) -> bool {
+        self.handle.estimate_rtt();
         {
             let Some(identity) = identity else {
                 return self.auth_violation(Some(&opts));

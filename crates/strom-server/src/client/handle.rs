@@ -243,7 +243,16 @@ impl ClientHandle {
         }
     }
 
-    /// The last measured round trip; zero until a PONG has answered a server PING.
+    /// Estimates the round trip at CONNECT as the time since the connection was accepted, as
+    /// nats-server does, unless a PONG already measured it; later PONGs refine it.
+    pub(super) fn estimate_rtt(&self) {
+        let ns = self.epoch.elapsed().as_nanos().max(1) as u64;
+        let _ = self
+            .rtt_ns
+            .compare_exchange(0, ns, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    /// The last measured round trip; zero until CONNECT (see [`Self::estimate_rtt`]).
     pub fn rtt(&self) -> std::time::Duration {
         std::time::Duration::from_nanos(self.rtt_ns.load(Ordering::Relaxed))
     }
