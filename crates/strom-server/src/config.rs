@@ -79,10 +79,20 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
         if let Some(host) = h.host.as_deref().filter(|h| !h.is_empty()) {
             o.http_host = Some(host.to_string());
         }
-        o.http_port = Some(port(h.port));
+        o.http_port = monitor_port(h.port);
     }
     if let Some(p) = cfg.http_port {
-        o.http_port = Some(port(p));
+        o.http_port = monitor_port(p);
+    }
+    // nats-server: `https` sets the same monitoring host as `http`.
+    if let Some(h) = &cfg.https {
+        if let Some(host) = h.host.as_deref().filter(|h| !h.is_empty()) {
+            o.http_host = Some(host.to_string());
+        }
+        o.https_port = monitor_port(h.port);
+    }
+    if let Some(p) = cfg.https_port {
+        o.https_port = monitor_port(p);
     }
     o.http_base_path = cfg.http_base_path.clone();
     if let Some(v) = cfg.max_payload {
@@ -180,10 +190,6 @@ pub fn from_config(cfg: &ServerConfig) -> Result<FileOptions, ConfigError> {
             ));
         }
     }
-    if cfg.https.is_some() || cfg.https_port.is_some() {
-        out.not_yet
-            .push("HTTPS monitoring is configured but not yet served by Strom (issue #8)".into());
-    }
     out.options.system_account = cfg.system_account.clone();
     for w in &cfg.warnings {
         out.not_yet.push(w.to_string());
@@ -240,6 +246,15 @@ fn map_tls(v: &Value, not_yet: &mut Vec<String>) -> Result<TlsOptions, ConfigErr
     }
     crate::tls::server_config(&o).map_err(|e| err(&v.at, e.to_string()))?;
     Ok(o)
+}
+
+/// A monitoring port as nats-server reads it: 0 serves none, -1 a random port (`Some(0)`).
+fn monitor_port(p: i32) -> Option<u16> {
+    match p {
+        0 => None,
+        p if p < 0 => Some(0),
+        p => u16::try_from(p).ok(),
+    }
 }
 
 /// nats-server: -1 asks for a random port, as does 0 here.

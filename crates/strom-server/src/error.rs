@@ -16,7 +16,7 @@ pub enum ServerError {
     Tls(#[from] crate::tls::TlsError),
     #[error("JetStream: {0}")]
     JetStream(String),
-    #[error("can't listen on the monitoring port: {0}")]
+    #[error("Can't start monitoring: {0}")]
     Monitor(String),
     #[error("could not write pid file {path}: {source}")]
     PidFile {

@@ -112,6 +112,9 @@ pub struct Options {
     /// The HTTP monitoring port (`-m`, `http`, `http_port`), its host (the client host when
     /// not given), and `http_base_path`.
     pub http_port: Option<u16>,
+    /// The HTTPS monitoring port (`-ms`, `https`, `https_port`), served with the `tls`
+    /// block's certificate; nats-server refuses it together with an HTTP port.
+    pub https_port: Option<u16>,
     pub http_host: Option<String>,
     pub http_base_path: Option<String>,
     pub pid_file: Option<PathBuf>,
@@ -151,6 +154,7 @@ impl Default for Options {
             js_accounts: Vec::new(),
             js_cipher: None,
             http_port: None,
+            https_port: None,
             http_host: None,
             http_base_path: None,
             pid_file: None,

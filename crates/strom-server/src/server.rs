@@ -27,6 +27,15 @@ use crate::options::Options;
 use crate::subscription::Subscription;
 use crate::system::{System, DEFAULT_SYSTEM_ACCOUNT};
 
+/// A monitoring port as configured: a random one (stored as 0) was given as -1.
+fn shown_port(p: u16) -> i32 {
+    if p == 0 {
+        -1
+    } else {
+        i32::from(p)
+    }
+}
+
 /// One account's traffic, for `/accstatz`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AccountTraffic {
@@ -513,24 +522,43 @@ impl Server {
         Ok(())
     }
 
-    /// Starts the HTTP monitoring port when one is configured; the address it listens on.
+    /// Starts the HTTP or HTTPS monitoring port when one is configured; the address it
+    /// listens on.
     ///
     /// # Errors
-    /// When the port cannot be bound (nats-server does not start then either).
+    /// As nats-server, which does not start then either: both an HTTP and an HTTPS port, an
+    /// HTTPS port without a `tls` block, or a port that cannot be bound.
     pub async fn start_monitoring(&self) -> Result<Option<SocketAddr>, ServerError> {
-        let Some(port) = self.shared.opts.http_port else {
-            return Ok(None);
+        let opts = &self.shared.opts;
+        let (port, tls) = match (opts.http_port, opts.https_port) {
+            (None, None) => return Ok(None),
+            (Some(http), Some(https)) => {
+                return Err(ServerError::Monitor(format!(
+                    "can't specify both HTTP ({}) and HTTPs ({}) ports",
+                    shown_port(http),
+                    shown_port(https)
+                )))
+            }
+            (Some(port), None) => (port, None),
+            (None, Some(port)) => {
+                let Some(t) = &opts.tls else {
+                    return Err(ServerError::Monitor(
+                        "TLS cert and key required for HTTPS".into(),
+                    ));
+                };
+                let config = crate::tls::monitoring_config(t)?;
+                (port, Some(tokio_rustls::TlsAcceptor::from(config)))
+            }
         };
-        let host = self
-            .shared
-            .opts
-            .http_host
-            .clone()
-            .unwrap_or_else(|| self.shared.opts.host.clone());
-        crate::monitor::start(self.shared.clone(), &host, port)
+        let host = opts.http_host.clone().unwrap_or_else(|| opts.host.clone());
+        crate::monitor::start(self.shared.clone(), &host, port, tls)
             .await
             .map(Some)
-            .map_err(|e| ServerError::Monitor(format!("{host}:{port}: {e}")))
+            .map_err(|e| {
+                ServerError::Monitor(format!(
+                    "can't listen to the monitor port: {host}:{port}: {e}"
+                ))
+            })
     }
 
     /// The address the client listener is bound to.

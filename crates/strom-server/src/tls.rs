@@ -104,6 +104,20 @@ pub fn server_config(o: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
     Ok(Arc::new(builder.with_single_cert(chain, key)?))
 }
 
+/// The HTTPS monitoring port's configuration: the client port's certificate, never asking
+/// for a client certificate (nats-server's monitoring port does not either).
+///
+/// # Errors
+/// As [`server_config`].
+pub fn monitoring_config(o: &TlsOptions) -> Result<Arc<ServerConfig>, TlsError> {
+    let mut o = o.clone();
+    o.verify = false;
+    let config = server_config(&o)?;
+    let mut config = Arc::unwrap_or_clone(config);
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
 /// The TLS version and cipher suite a connection negotiated, named as Go's `crypto/tls`
 /// names them (`1.3`, `TLS_AES_128_GCM_SHA256`), which is what nats-server's `/connz` shows.
 pub fn negotiated(conn: &rustls::ServerConnection) -> Option<(String, String)> {

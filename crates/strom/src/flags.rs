@@ -32,11 +32,7 @@ pub const FLAGS: &[FlagDef] = &[
     v(&["name", "n", "server_name"]),
     v(&["pid", "P"]),
     v(&["http_port", "m"]),
-    later(
-        &["https_port", "ms"],
-        Kind::Value,
-        "HTTPS monitoring (issue #8)",
-    ),
+    v(&["https_port", "ms"]),
     v(&["config", "c"]),
     s(&["t"]),
     v(&["signal", "sl"]),

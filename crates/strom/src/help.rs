@@ -9,8 +9,8 @@ Server Options:
     -n, --name
         --server_name <server_name>  Server name (default: auto)
     -P, --pid <file>                 File to store PID
-    -m, --http_port <port>           Use port for http monitoring (/healthz so far)
-    -ms,--https_port <port>          Use port for https monitoring (not yet served)
+    -m, --http_port <port>           Use port for http monitoring
+    -ms,--https_port <port>          Use port for https monitoring
     -c, --config <file>              Configuration file
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to strom process (ldm, stop, quit, term, reopen, reload)
@@ -65,4 +65,23 @@ Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
         --help_tls                   TLS help
+";
+
+/// `--help_tls`: the `tls` block, as served.
+pub const TLS: &str = "\
+TLS is served with rustls, on the client port and, with -ms/https_port, on the monitoring port.
+
+Server configuration file:
+    tls {
+        cert_file: \"./certs/server.pem\"      # server certificate (chain), PEM
+        key_file: \"./certs/server-key.pem\"   # its private key, PEM
+        ca_file: \"./certs/ca.pem\"            # CA that client certificates must chain to
+        verify: true                         # require and verify client certificates
+        verify_and_map: true                 # ... and take the user from the certificate
+        timeout: 2                           # seconds allowed for the handshake
+        handshake_first: true                # TLS before the INFO line
+    }
+
+The same from the command line: --tls, --tlscert, --tlskey, --tlsverify, --tlscacert.
+Protocol versions and cipher suites are rustls's safe defaults (TLS 1.2 and 1.3).
 ";

@@ -55,7 +55,7 @@ fn run(f: flags::Parsed) -> Result<()> {
         return Ok(());
     }
     if f.switch("help_tls") {
-        println!("TLS is not yet served by Strom (issue #4).");
+        print!("{}", help::TLS);
         return Ok(());
     }
     if let Some(spec) = f.value("signal") {
@@ -166,14 +166,10 @@ fn apply_flags(f: &flags::Parsed, o: &mut Options) -> Result<()> {
         o.ports_file_dir = Some(PathBuf::from(d));
     }
     if let Some(p) = f.value("http_port") {
-        let port: i64 = p
-            .parse()
-            .with_context(|| format!("invalid monitoring port \"{p}\""))?;
-        o.http_port = Some(if port < 0 {
-            0
-        } else {
-            u16::try_from(port).with_context(|| format!("invalid monitoring port {port}"))?
-        });
+        o.http_port = monitor_port(p)?;
+    }
+    if let Some(p) = f.value("https_port") {
+        o.https_port = monitor_port(p)?;
     }
     // nats-server: --user/--pass and --auth replace the file's authorization.
     if let Some(u) = f.value("user") {
@@ -238,6 +234,19 @@ impl Reloader {
             Err(e) => strom_server::error!("Failed to reload server configuration: {e:#}"),
         }
     }
+}
+
+/// A monitoring port flag as nats-server reads it: 0 serves none, a negative port a random
+/// one.
+fn monitor_port(p: &str) -> Result<Option<u16>> {
+    let port: i64 = p
+        .parse()
+        .with_context(|| format!("invalid monitoring port \"{p}\""))?;
+    Ok(match port {
+        0 => None,
+        p if p < 0 => Some(0),
+        p => Some(u16::try_from(p).with_context(|| format!("invalid monitoring port {p}"))?),
+    })
 }
 
 async fn serve(opts: Options, reloader: Reloader) -> Result<()> {

@@ -1,8 +1,10 @@
-//! The HTTP monitoring port (`-m`, `http`, `http_port`): hyper serves it, one task per
-//! connection, off the client path. Served so far: `/healthz` (what Kubernetes probes ask),
-//! `/varz` ([`varz`]), `/jsz` ([`jsz`]) and `/connz` ([`connz`]), with nats-server's answers and its 404 for
-//! anything else; and `/metrics` ([`metrics`]), Prometheus's text format. The other
-//! endpoints of nats-server's monitoring port are issue #8's.
+//! The monitoring port (`-m`, `http`, `http_port`; or `-ms`, `https`, `https_port` with the
+//! `tls` block's certificate): hyper serves it, one task per connection, off the client
+//! path. nats-server's endpoints with its answers — `/healthz` (what Kubernetes probes ask),
+//! `/varz` ([`varz`]), `/connz` ([`connz`]), `/subsz` ([`subsz`]), `/jsz` ([`jsz`]),
+//! `/accountz` and `/accstatz` ([`accountz`]), `/routez`, `/gatewayz`, `/leafz`
+//! ([`cluster`]) — an index page at the root, its 404 for anything else, and `/metrics`
+//! ([`metrics`]), Prometheus's text format.
 
 mod accountz;
 mod cluster;
@@ -28,21 +30,29 @@ use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 use crate::server::Shared;
 
-/// Binds the monitoring port and serves it until the server goes.
+/// How long an HTTPS client has to finish its handshake.
+const TLS_HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Binds the monitoring port and serves it until the server goes; with `tls`, every
+/// connection is TLS (HTTPS).
 ///
 /// # Errors
 /// The bind error.
-pub async fn start(server: Arc<Shared>, host: &str, port: u16) -> std::io::Result<SocketAddr> {
+pub async fn start(
+    server: Arc<Shared>,
+    host: &str,
+    port: u16,
+    tls: Option<TlsAcceptor>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind((host, port)).await?;
     let addr = listener.local_addr()?;
-    crate::info!("Starting http monitor on {addr}");
-    server
-        .http_stats
-        .port
-        .store(addr.port(), std::sync::atomic::Ordering::Relaxed);
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    crate::info!("Starting {scheme} monitor on {addr}");
+    server.http_stats.set_port(addr.port(), tls.is_some());
     let monitor = Arc::new(Monitor {
         server: Arc::downgrade(&server),
     });
@@ -52,29 +62,74 @@ pub async fn start(server: Arc<Shared>, host: &str, port: u16) -> std::io::Resul
                 continue;
             };
             let monitor = monitor.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let monitor = monitor.clone();
-                    async move { Ok::<_, Infallible>(monitor.answer(&req)) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                match tls {
+                    None => serve(TokioIo::new(stream), monitor).await,
+                    Some(acceptor) => {
+                        let handshake =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                        // A failed handshake is the client's problem; nothing to answer.
+                        if let Ok(Ok(stream)) = handshake.await {
+                            serve(TokioIo::new(stream), monitor).await;
+                        }
+                    }
+                }
             });
         }
     });
     Ok(addr)
 }
 
+/// Serves one monitoring connection (plain or TLS) until the client is done with it.
+async fn serve<S>(io: TokioIo<S>, monitor: Arc<Monitor>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+        let monitor = monitor.clone();
+        async move { Ok::<_, Infallible>(monitor.answer(&req)) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(io, service)
+        .await;
+}
+
 /// The monitoring port's own figures, which `/varz` reports wherever it is asked from: the
 /// port, and how often each endpoint was asked (nats-server's `http_req_stats`).
 #[derive(Default)]
 pub struct HttpStats {
-    pub port: std::sync::atomic::AtomicU16,
+    port: std::sync::atomic::AtomicU16,
+    /// The port serves HTTPS.
+    secure: std::sync::atomic::AtomicBool,
     requests: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl HttpStats {
+    fn set_port(&self, port: u16, secure: bool) {
+        self.secure
+            .store(secure, std::sync::atomic::Ordering::Relaxed);
+        self.port.store(port, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The HTTPS port, 0 when monitoring is not served over HTTPS.
+    pub fn https_port(&self) -> u16 {
+        if self.secure.load(std::sync::atomic::Ordering::Relaxed) {
+            self.port()
+        } else {
+            0
+        }
+    }
+
+    /// The HTTP port, 0 when monitoring is not served over plain HTTP.
+    pub fn http_port(&self) -> u16 {
+        if self.secure.load(std::sync::atomic::Ordering::Relaxed) {
+            0
+        } else {
+            self.port()
+        }
+    }
+
     /// Counts one request to `endpoint`.
     fn count(&self, endpoint: &'static str) {
         *self.requests.lock().entry(endpoint).or_insert(0) += 1;
@@ -109,6 +164,7 @@ impl Monitor {
         let path = req.uri().path();
         let path = path.strip_prefix(base).unwrap_or(path);
         let endpoint = match path {
+            "" | "/" => "/",
             "/healthz" => "/healthz",
             "/varz" => "/varz",
             "/jsz" => "/jsz",
@@ -124,6 +180,7 @@ impl Monitor {
         };
         server.http_stats.count(endpoint);
         match endpoint {
+            "/" => index(base),
             "/healthz" => healthz(&server),
             "/connz" => match connz::Options::parse(req.uri().query())
                 .and_then(|o| connz::connz(&server, &o))
@@ -227,6 +284,39 @@ fn bad_request(text: String) -> Response<Full<Bytes>> {
     r.headers_mut().insert(
         "Content-Type",
         "text/plain; charset=utf-8".parse().expect("a header value"),
+    );
+    r
+}
+
+/// The endpoints the index page links to, with what each shows.
+const INDEX: &[(&str, &str)] = &[
+    ("varz", "General"),
+    ("jsz", "JetStream"),
+    ("connz", "Connections"),
+    ("accountz", "Accounts"),
+    ("accstatz", "Account stats"),
+    ("subsz", "Subscriptions"),
+    ("routez", "Routes"),
+    ("leafz", "Leaf nodes"),
+    ("gatewayz", "Gateways"),
+    ("healthz", "Health probe"),
+    ("metrics", "Prometheus metrics"),
+];
+
+/// The root: a page linking every endpoint, as nats-server's monitoring port has one.
+fn index(base: &str) -> Response<Full<Bytes>> {
+    let mut html = format!(
+        "<html lang=\"en\">\n<head><title>Strom {}</title></head>\n<body>\n<h1>Strom</h1>\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for (path, what) in INDEX {
+        html.push_str(&format!("<p><a href=\"{base}/{path}\">{what}</a></p>\n"));
+    }
+    html.push_str("</body>\n</html>\n");
+    let mut r = Response::new(Full::new(Bytes::from(html)));
+    r.headers_mut().insert(
+        "Content-Type",
+        "text/html; charset=utf-8".parse().expect("a header value"),
     );
     r
 }

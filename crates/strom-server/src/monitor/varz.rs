@@ -100,7 +100,7 @@ fn uptime(secs: i64) -> String {
 
 /// The `/varz` body.
 pub fn varz(s: &Shared) -> Vec<u8> {
-    let http_port = s.http_stats.port();
+    let http_port = s.http_stats.http_port();
     let requests = s.http_stats.requests();
     let now = chrono::Utc::now();
     let (out_msgs, out_bytes) = s.sent_totals();
@@ -167,7 +167,7 @@ pub fn varz(s: &Shared) -> Vec<u8> {
         http_host: opts.http_host.as_deref().unwrap_or(&opts.host),
         http_port,
         http_base_path: opts.http_base_path.as_deref().unwrap_or(""),
-        https_port: 0,
+        https_port: s.http_stats.https_port(),
         auth_timeout: opts.auth_timeout.as_secs_f64(),
         max_control_line: opts.max_control_line,
         max_payload: opts.max_payload,
