@@ -174,6 +174,27 @@ async fn metrics_parse_and_count_what_happened() {
     };
     let stream = [("account", "$G"), ("stream", "S")];
     assert_eq!(value("strom_stream_messages", &stream), 3.0);
+    // Three acknowledged publishes, each timed from capture to PubAck.
+    let latency = "strom_jetstream_publish_latency_seconds";
+    assert_eq!(value(&format!("{latency}_count"), &stream), 3.0);
+    let sum = value(&format!("{latency}_sum"), &stream);
+    assert!(sum > 0.0 && sum < 30.0, "latency sum {sum}");
+    let buckets = scrape
+        .samples
+        .iter()
+        .find_map(|s| match &s.value {
+            prometheus_parse::Value::Histogram(b) if s.metric == latency => Some(b.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{latency} is a histogram in {body}"));
+    assert!(
+        buckets
+            .windows(2)
+            .all(|w| w[0].less_than < w[1].less_than && w[0].count <= w[1].count),
+        "cumulative buckets in rising order: {buckets:?}"
+    );
+    let last = buckets.last().expect("buckets");
+    assert_eq!((last.less_than, last.count), (f64::INFINITY, 3.0));
     assert_eq!(value("strom_jetstream_streams", &[]), 1.0);
     assert_eq!(value("strom_jetstream_consumers", &[]), 1.0);
     let consumer = [("account", "$G"), ("stream", "S"), ("consumer", "C")];

@@ -25,6 +25,8 @@ pub const DEPTH: usize = 4;
 pub struct Reply {
     pub to: Bytes,
     pub body: Result<(u64, bool), JsError>,
+    /// When the stream captured the message, for the publish latency.
+    pub captured: Option<std::time::Instant>,
 }
 
 /// One batch on its way to the disk.
@@ -147,13 +149,19 @@ fn commit(stream: &Arc<Stream>, ctx: &Context, broken: &Mutex<Option<String>>, b
             out.publish(&stream.account, subject, None, Some(hdr), payload);
         }
     }
+    let mut captured = Vec::with_capacity(batch.replies.len());
     for r in batch.replies {
+        captured.extend(r.captured);
         let body = match (&failed, r.body) {
             (Some(e), Ok(_)) => ack_json(stream, ctx, Err(JsError::StoreFailed(e.clone()))),
             (_, b) => ack_json(stream, ctx, b),
         };
         out.publish(&stream.account, &r.to, None, None, &body);
     }
+    // Counted before the PubAcks go, so a publisher that has its ack sees it counted.
+    stream
+        .publish_latency
+        .observe(captured.into_iter(), std::time::Instant::now());
     out.flush();
 }
 

@@ -45,6 +45,8 @@ pub struct Inbound {
     pub reply: Option<Bytes>,
     pub headers: Option<Bytes>,
     pub payload: Bytes,
+    /// When the stream captured it, for the publish latency; set when it has a reply.
+    pub captured: Option<Instant>,
 }
 
 /// What a writer's queue carries.
@@ -253,7 +255,11 @@ impl Writer {
                 let body = self.store_one(&mut **store, &cfg, &m, now);
                 if let Some(to) = m.reply {
                     if !cfg.no_ack {
-                        replies.push(Reply { to, body });
+                        replies.push(Reply {
+                            to,
+                            body,
+                            captured: m.captured,
+                        });
                     }
                 }
             }

@@ -17,6 +17,7 @@ pub mod consumer_config;
 pub mod errors;
 pub mod ingest;
 mod keycheck;
+pub mod latency;
 pub mod meta;
 pub mod snapshot;
 pub mod stream;

@@ -52,6 +52,8 @@ pub struct Stream {
     pump: Mutex<Option<Pump>>,
     /// The last sequence consumers may see: durable under the default sync policy.
     durable_last: AtomicU64,
+    /// From capture to PubAck, for `/metrics`.
+    pub publish_latency: super::latency::PublishLatency,
 }
 
 /// The internal subscription's receiver: hands each captured message to the writer.
@@ -74,6 +76,8 @@ impl Internal for Capture {
                 reply: reply.map(Bytes::copy_from_slice),
                 headers: headers.map(Bytes::copy_from_slice),
                 payload: Bytes::copy_from_slice(payload),
+                // Only a message that may be acknowledged is timed.
+                captured: reply.map(|_| std::time::Instant::now()),
             }))
             .is_ok()
     }
@@ -181,6 +185,7 @@ impl Stream {
             consumers: RwLock::new(std::collections::BTreeMap::new()),
             pump: Mutex::new(None),
             durable_last: AtomicU64::new(0),
+            publish_latency: super::latency::PublishLatency::default(),
         })
     }
 

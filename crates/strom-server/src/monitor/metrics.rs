@@ -8,7 +8,8 @@
 //!   `jetstream_bytes`, `jetstream_memory_bytes`, `jetstream_storage_bytes`,
 //!   `jetstream_api_requests_total`, `jetstream_api_errors_total`;
 //! - per stream (labels account, stream): `stream_messages`, `stream_bytes`,
-//!   `stream_first_seq`, `stream_last_seq`, `stream_subjects`, `stream_consumers`;
+//!   `stream_first_seq`, `stream_last_seq`, `stream_subjects`, `stream_consumers`, and the
+//!   histogram `jetstream_publish_latency_seconds` (capture to PubAck);
 //! - per consumer (labels account, stream, consumer): `consumer_num_pending` (lag),
 //!   `consumer_num_ack_pending`, `consumer_num_redelivered`, `consumer_num_waiting`,
 //!   `consumer_delivered_stream_seq`, `consumer_ack_floor_stream_seq`.
@@ -142,6 +143,34 @@ pub fn metrics(s: &Shared) -> String {
     t.0
 }
 
+/// `jetstream_publish_latency_seconds`: a histogram per stream, from capture to PubAck.
+fn publish_latency(t: &mut Text, rows: &[(String, String, crate::jetstream::latency::Snapshot)]) {
+    let name = "jetstream_publish_latency_seconds";
+    t.family(
+        name,
+        "histogram",
+        "Time from a stream capturing a message to its PubAck being sent (after the fsync).",
+    );
+    let bucket = format!("{name}_bucket");
+    let bounds: Vec<String> = crate::jetstream::latency::BUCKETS
+        .iter()
+        .map(f64::to_string)
+        .chain(std::iter::once("+Inf".to_string()))
+        .collect();
+    for (account, stream, h) in rows {
+        for (le, n) in bounds.iter().zip(&h.cumulative) {
+            t.sample(
+                &bucket,
+                &[("account", account), ("stream", stream), ("le", le)],
+                *n as f64,
+            );
+        }
+        let labels = [("account", account.as_str()), ("stream", stream.as_str())];
+        t.sample(&format!("{name}_sum"), &labels, h.sum_secs);
+        t.sample(&format!("{name}_count"), &labels, h.count as f64);
+    }
+}
+
 fn jetstream(t: &mut Text, js: &crate::jetstream::JetStream) {
     let accounts = js.accounts();
     let mut streams = Vec::new();
@@ -156,9 +185,15 @@ fn jetstream(t: &mut Text, js: &crate::jetstream::JetStream) {
     }
     let mut stream_rows = Vec::new();
     let mut consumer_rows = Vec::new();
+    let mut latencies = Vec::new();
     for (account, s) in &streams {
         let st = s.state(None, false);
         stream_rows.push((account.clone(), s.name.clone(), st));
+        latencies.push((
+            account.clone(),
+            s.name.clone(),
+            s.publish_latency.snapshot(),
+        ));
         let consumers: Vec<_> = s.consumers.read().values().cloned().collect();
         for c in consumers {
             let i = c.info(s, None);
@@ -242,6 +277,7 @@ fn jetstream(t: &mut Text, js: &crate::jetstream::JetStream) {
             );
         }
     }
+    publish_latency(t, &latencies);
     type ConsumerValue = fn(&crate::jetstream::consumer::InfoJson) -> u64;
     let per_consumer: [(&str, &str, ConsumerValue); 6] = [
         (
