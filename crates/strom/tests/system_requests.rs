@@ -49,7 +49,7 @@ async fn ask(sys: &async_nats::Client, subject: &str, body: &str) -> Option<Valu
 }
 
 /// The requests both servers are asked, with what each test looks at.
-const REQUESTS: [(&str, &str); 18] = [
+const REQUESTS: [(&str, &str); 19] = [
     ("$SYS.REQ.SERVER.PING.IDZ", ""),
     ("$SYS.REQ.SERVER.PING.VARZ", ""),
     ("$SYS.REQ.SERVER.PING.HEALTHZ", ""),
@@ -80,6 +80,10 @@ const REQUESTS: [(&str, &str); 18] = [
     ("$SYS.REQ.SERVER.PING.ACCOUNTZ", r#"{"account":"APP"}"#),
     ("$SYS.REQ.ACCOUNT.APP.STATZ", ""),
     ("$SYS.REQ.ACCOUNT.APP.LEAFZ", ""),
+    (
+        "$SYS.REQ.SERVER.PING.HEALTHZ",
+        r#"{"account":"APP","stream":"NOPE"}"#,
+    ),
 ];
 
 /// An APP client with a subscription and a stream, then every request in turn.
@@ -172,6 +176,15 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         (Some("APP"), Some(1))
     );
 
+    assert_eq!(
+        get(18)["data"],
+        serde_json::json!({
+            "status": "unavailable",
+            "status_code": 404,
+            "error": "JetStream stream \"NOPE\" not found on account \"APP\""
+        })
+    );
+
     // This server by its id answers as PING does.
     let sys = login(&strom, "sys").await;
     let id = get(0)["id"].as_str().expect("an id");
@@ -217,5 +230,10 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         error(&ours[11]),
         error(&theirs[11]),
         "the same error for a bad sort"
+    );
+    assert_eq!(
+        error(&ours[18]),
+        error(&theirs[18]),
+        "the same health for a missing stream"
     );
 }

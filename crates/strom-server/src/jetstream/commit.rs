@@ -50,7 +50,8 @@ pub struct Committer {
 impl Committer {
     pub fn start(stream: Arc<Stream>, ctx: Context) -> Committer {
         let (tx, rx) = std::sync::mpsc::sync_channel(DEPTH);
-        let broken = Arc::new(Mutex::new(None));
+        // The stream's own record: health checks read it.
+        let broken = stream.write_error.clone();
         let b = broken.clone();
         let name = stream.name.clone();
         let thread = std::thread::Builder::new()

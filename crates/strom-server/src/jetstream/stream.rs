@@ -52,6 +52,8 @@ pub struct Stream {
     pump: Mutex<Option<Pump>>,
     /// The last sequence consumers may see: durable under the default sync policy.
     durable_last: AtomicU64,
+    /// Why the stream takes no more messages: a failed fsync (until the server restarts).
+    pub write_error: Arc<Mutex<Option<String>>>,
     /// From capture to PubAck, for `/metrics`.
     pub publish_latency: super::latency::PublishLatency,
 }
@@ -185,8 +187,14 @@ impl Stream {
             consumers: RwLock::new(std::collections::BTreeMap::new()),
             pump: Mutex::new(None),
             durable_last: AtomicU64::new(0),
+            write_error: Arc::new(Mutex::new(None)),
             publish_latency: super::latency::PublishLatency::default(),
         })
+    }
+
+    /// The write error that stopped the stream, if one did.
+    pub fn write_error(&self) -> Option<String> {
+        self.write_error.lock().clone()
     }
 
     /// The encryption of the stream's files.

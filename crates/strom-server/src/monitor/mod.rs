@@ -10,6 +10,7 @@ mod accountz;
 mod cluster;
 mod conn_info;
 mod connz;
+mod healthz;
 mod jsz;
 mod metrics;
 mod query;
@@ -181,7 +182,10 @@ impl Monitor {
         server.http_stats.count(endpoint);
         match endpoint {
             "/" => index(base),
-            "/healthz" => healthz(&server),
+            "/healthz" => match healthz::Options::parse(req.uri().query()) {
+                Ok(o) => healthz(&server, &o),
+                Err(text) => bad_request(text),
+            },
             "/connz" => match connz::Options::parse(req.uri().query())
                 .and_then(|o| connz::connz(&server, &o))
             {
@@ -232,21 +236,17 @@ impl Monitor {
 /// nats-server's `/healthz`: `{"status":"ok"}`, or 503 with the reason. Its query options
 /// (`js-enabled-only`, `js-server-only`, `js-enabled`) narrow what is checked; on a single
 /// server every check is whether JetStream, when configured, is running.
-fn healthz(s: &Shared) -> Response<Full<Bytes>> {
-    match healthz_body(s) {
-        Ok(_) => json(StatusCode::OK, r#"{"status":"ok"}"#),
-        Err(body) => json(StatusCode::SERVICE_UNAVAILABLE, body),
+/// `/healthz`: the status line carries the code, the body leaves it out (as nats-server).
+fn healthz(s: &Shared, o: &healthz::Options) -> Response<Full<Bytes>> {
+    if o.deprecated_js_enabled() {
+        crate::warn!("Healthcheck: js-enabled deprecated, use js-enabled-only instead");
     }
-}
-
-/// Health as a system-account request reports it (the HTTP answer leaves out the 200).
-fn healthz_body(s: &Shared) -> Result<&'static str, &'static str> {
-    if s.opts.jetstream && s.jetstream().is_none() {
-        return Err(
-            r#"{"status":"unavailable","status_code":503,"error":"JetStream not enabled"}"#,
-        );
+    let health = healthz::healthz(s, o);
+    if let Some(why) = health.failure() {
+        crate::warn!("Healthcheck failed: {why}");
     }
-    Ok(r#"{"status":"ok","status_code":200}"#)
+    let code = StatusCode::from_u16(health.status_code()).unwrap_or(StatusCode::OK);
+    json_owned(code, health.body(false))
 }
 
 fn json(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
@@ -254,7 +254,7 @@ fn json(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
 }
 
 fn json_owned(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(Full::new(Bytes::from(go_json_escapes(body))));
     *r.status_mut() = status;
     let h = r.headers_mut();
     h.insert(
@@ -266,6 +266,38 @@ fn json_owned(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {
         "application/json".parse().expect("a header value"),
     );
     r
+}
+
+/// JSON as Go's `encoding/json` writes it: `<`, `>`, `&`, U+2028 and U+2029 as `\u` escapes
+/// (they only ever occur inside strings, so the whole text can be rewritten). Byte-exact
+/// answers matter to scripts that compare them, and to our differential tests.
+fn go_json_escapes(body: Vec<u8>) -> Vec<u8> {
+    const LS: &[u8] = "\u{2028}".as_bytes();
+    const PS: &[u8] = "\u{2029}".as_bytes();
+    // 0xE2 starts both separators in UTF-8.
+    if !body.iter().any(|&b| matches!(b, b'<' | b'>' | b'&' | 0xE2)) {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len() + 16);
+    let mut i = 0;
+    while i < body.len() {
+        let rest = &body[i..];
+        let (text, used): (&[u8], usize) = match rest[0] {
+            b'<' => (b"\\u003c", 1),
+            b'>' => (b"\\u003e", 1),
+            b'&' => (b"\\u0026", 1),
+            _ if rest.starts_with(LS) => (b"\\u2028", 3),
+            _ if rest.starts_with(PS) => (b"\\u2029", 3),
+            b => {
+                out.push(b);
+                i += 1;
+                continue;
+            }
+        };
+        out.extend_from_slice(text);
+        i += used;
+    }
+    out
 }
 
 /// A system-account request's options: its JSON body, or the defaults when it has none.
@@ -334,4 +366,16 @@ fn not_found() -> Response<Full<Bytes>> {
         "nosniff".parse().expect("a header value"),
     );
     r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_is_escaped_as_go_escapes_it() {
+        let out = super::go_json_escapes("{\"e\":\"a > b & c <d>\u{2028}é\"}".as_bytes().to_vec());
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            r#"{"e":"a \u003e b \u0026 c \u003cd\u003e\u2028é"}"#
+        );
+    }
 }

@@ -126,7 +126,10 @@ pub fn answer(s: &Shared, subject: &str, body: &[u8]) -> Option<Reply> {
     let failed = |e: String| Reply::Error(500, e);
     Some(match endpoint {
         "VARZ" => Reply::Data(varz::varz(s)),
-        "HEALTHZ" => Reply::Data(super::healthz_body(s).unwrap_or_else(|e| e).into()),
+        "HEALTHZ" => match super::request_options::<super::healthz::Options>(body) {
+            Ok(o) => Reply::Data(super::healthz::healthz(s, &o).body(true)),
+            Err(e) => bad(e),
+        },
         "ROUTEZ" => Reply::Data(cluster::body(s, "/routez")),
         "GATEWAYZ" => Reply::Data(cluster::body(s, "/gatewayz")),
         "LEAFZ" => Reply::Data(cluster::body(s, "/leafz")),
