@@ -202,6 +202,20 @@ async fn metrics_parse_and_count_what_happened() {
     assert_eq!(value("strom_consumer_num_ack_pending", &consumer), 0.0);
     assert!(value("strom_messages_received_total", &[]) >= 3.0);
     assert_eq!(value("strom_server_info", &[("version", "2.15.1")]), 1.0);
+    assert_eq!(value("strom_routes", &[]), 0.0);
+    let global = [("account", "$G")];
+    assert!(value("strom_account_messages_received_total", &global) >= 3.0);
+    assert_eq!(value("strom_account_jetstream_streams", &global), 1.0);
+    assert!(value("strom_account_jetstream_storage_bytes", &global) > 0.0);
+    assert!(
+        value("strom_account_jetstream_max_storage_bytes", &global)
+            >= value("strom_account_jetstream_storage_bytes", &global)
+    );
+    assert_eq!(
+        value("strom_account_connections", &[("account", "$SYS")]),
+        0.0,
+        "every account is listed"
+    );
     assert!(value("strom_resident_memory_bytes", &[]) > 0.0);
 
     // The JetStream client is gone (dropped above): what it was sent still counts, so the

@@ -4,6 +4,13 @@
 //!   `connections_total`, `subscriptions`, `slow_consumers_total`, `messages_received_total`,
 //!   `bytes_received_total`, `messages_sent_total`, `bytes_sent_total`,
 //!   `resident_memory_bytes`, `uptime_seconds`;
+//! - cluster: `routes`, `gateways`, `leafnodes` (0: Strom runs alone);
+//! - per account (label account): `account_connections`, `account_subscriptions`,
+//!   `account_messages_received_total`, `account_bytes_received_total`,
+//!   `account_messages_sent_total`, `account_bytes_sent_total`,
+//!   `account_slow_consumers_total`, and with JetStream `account_jetstream_memory_bytes`,
+//!   `account_jetstream_storage_bytes`, `account_jetstream_max_memory_bytes`,
+//!   `account_jetstream_max_storage_bytes`, `account_jetstream_streams`;
 //! - JetStream: `jetstream_streams`, `jetstream_consumers`, `jetstream_messages`,
 //!   `jetstream_bytes`, `jetstream_memory_bytes`, `jetstream_storage_bytes`,
 //!   `jetstream_api_requests_total`, `jetstream_api_errors_total`;
@@ -137,10 +144,126 @@ pub fn metrics(s: &Shared) -> String {
         "Seconds since the server started.",
         (chrono::Utc::now() - s.started).num_milliseconds() as f64 / 1000.0,
     );
+    // prometheus-nats-exporter users alert on these; a Strom server runs alone.
+    for (name, help) in [
+        (
+            "routes",
+            "Cluster routes to other servers (none: Strom runs alone).",
+        ),
+        (
+            "gateways",
+            "Gateway connections to other clusters (none yet).",
+        ),
+        ("leafnodes", "Leafnode connections (none yet)."),
+    ] {
+        t.one(name, "gauge", help, 0.0);
+    }
+    accounts(&mut t, s);
     if let Some(js) = s.jetstream() {
         jetstream(&mut t, js);
     }
     t.0
+}
+
+/// Per account (label account): connections, subscriptions, traffic, slow consumers, and
+/// JetStream use against its limits.
+fn accounts(t: &mut Text, s: &Shared) {
+    let rows = s.account_traffic();
+    type Value = fn(&crate::account::Account, &crate::server::AccountTraffic) -> f64;
+    let families: [(&str, &str, &str, Value); 7] = [
+        (
+            "account_connections",
+            "gauge",
+            "Client connections open in the account.",
+            |_, t| t.conns as f64,
+        ),
+        (
+            "account_subscriptions",
+            "gauge",
+            "Subscriptions held in the account.",
+            |a, _| a.sublist.count() as f64,
+        ),
+        (
+            "account_messages_received_total",
+            "counter",
+            "Messages received from the account's clients.",
+            |_, t| t.received.0 as f64,
+        ),
+        (
+            "account_bytes_received_total",
+            "counter",
+            "Payload bytes received from the account's clients.",
+            |_, t| t.received.1 as f64,
+        ),
+        (
+            "account_messages_sent_total",
+            "counter",
+            "Messages sent to the account's clients.",
+            |_, t| t.sent.0 as f64,
+        ),
+        (
+            "account_bytes_sent_total",
+            "counter",
+            "Payload bytes sent to the account's clients.",
+            |_, t| t.sent.1 as f64,
+        ),
+        (
+            "account_slow_consumers_total",
+            "counter",
+            "The account's clients closed as slow consumers.",
+            |_, t| t.slow_consumers as f64,
+        ),
+    ];
+    for (name, kind, help, value) in families {
+        t.family(name, kind, help);
+        for (account, traffic) in &rows {
+            t.sample(name, &[("account", &account.name)], value(account, traffic));
+        }
+    }
+    let Some(js) = s.jetstream() else {
+        return;
+    };
+    let accounts = js.accounts();
+    // An account limit of -1 means the server's own.
+    let limit = |own: i64, server: i64| if own < 0 { server } else { own } as f64;
+    type JsValue = fn(&crate::jetstream::JsAccount, &dyn Fn(i64, i64) -> f64, (i64, i64)) -> f64;
+    let js_families: [(&str, &str, JsValue); 5] = [
+        (
+            "account_jetstream_memory_bytes",
+            "Bytes the account's memory streams hold.",
+            |a, _, _| a.usage().0 as f64,
+        ),
+        (
+            "account_jetstream_storage_bytes",
+            "Bytes the account's file streams hold.",
+            |a, _, _| a.usage().1 as f64,
+        ),
+        (
+            "account_jetstream_max_memory_bytes",
+            "The account's memory limit (the server's when it has none of its own).",
+            |a, limit, (mem, _)| limit(a.limits.max_memory, mem),
+        ),
+        (
+            "account_jetstream_max_storage_bytes",
+            "The account's file storage limit (the server's when it has none of its own).",
+            |a, limit, (_, file)| limit(a.limits.max_file, file),
+        ),
+        (
+            "account_jetstream_streams",
+            "The account's streams.",
+            |a, _, _| a.streams.read().len() as f64,
+        ),
+    ];
+    for (name, help, value) in js_families {
+        t.family(name, "gauge", help);
+        for a in &accounts {
+            t.sample(
+                name,
+                &[("account", &a.account.name)],
+                value(a, &limit, (js.max_memory, js.max_file)),
+            );
+        }
+    }
 }
 
 /// `jetstream_publish_latency_seconds`: a histogram per stream, from capture to PubAck.
