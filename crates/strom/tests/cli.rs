@@ -104,6 +104,19 @@ fn sigterm_exits_cleanly_and_removes_pid_file() {
     assert!(!pid_file.exists(), "pid file removed");
 }
 
+/// Accounts without JetStream beside one with it: their API subscriptions (which answer "not
+/// enabled") once kept JetStream's API thread alive, and SIGTERM never finished.
+#[test]
+fn sigterm_exits_with_accounts_that_have_no_jetstream() {
+    let dir = TempDir::new("term-accounts");
+    let store = dir.0.to_str().expect("utf-8 path");
+    let config = "accounts { APP { jetstream: enabled, users [{user: a, password: a}] } }";
+    let mut server = ServerProcess::strom_with_config(config, &["-js", "-sd", store]);
+    server.signal("TERM");
+    let status = server.wait_exit(Duration::from_secs(5)).expect("exits");
+    assert!(status.success(), "{status:?}");
+}
+
 #[test]
 fn debug_flag_logs_connections() {
     let mut server = ServerProcess::strom(&["-D"]);

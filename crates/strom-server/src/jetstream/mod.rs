@@ -84,7 +84,9 @@ pub struct JetStream {
     pub max_memory: i64,
     pub max_file: i64,
     accounts: RwLock<BTreeMap<String, Arc<JsAccount>>>,
-    api_tx: Mutex<Option<mpsc::Sender<api::Request>>>,
+    api_tx: Mutex<Option<mpsc::Sender<api::Work>>>,
+    /// The API subscriptions of accounts without JetStream (they answer "not enabled").
+    other_api_subs: Mutex<Vec<Arc<Subscription>>>,
     api_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     pub api_total: AtomicU64,
     pub api_errors: AtomicU64,
@@ -126,6 +128,7 @@ impl JetStream {
             max_file,
             accounts: RwLock::new(BTreeMap::new()),
             api_tx: Mutex::new(None),
+            other_api_subs: Mutex::new(Vec::new()),
             api_thread: Mutex::new(None),
             api_total: AtomicU64::new(0),
             api_errors: AtomicU64::new(0),
@@ -165,7 +168,8 @@ impl JetStream {
             .chain(opts.accounts.iter().filter_map(|n| server.account(Some(n))))
             .filter(|a| !names.contains(&a.name) && !server.is_system_account(a));
         for account in others {
-            js.subscribe_api(&account);
+            let subs = js.subscribe_api(&account);
+            js.other_api_subs.lock().extend(subs);
         }
         crate::info!("JetStream started");
         Ok(js)
@@ -301,7 +305,12 @@ impl JetStream {
                 s.stop();
             }
         }
-        self.api_tx.lock().take();
+        for sub in self.other_api_subs.lock().drain(..) {
+            sub.account.sublist.remove(&sub);
+        }
+        if let Some(tx) = self.api_tx.lock().take() {
+            let _ = tx.send(api::Work::Stop);
+        }
         if let Some(h) = self.api_thread.lock().take() {
             let _ = h.join();
         }

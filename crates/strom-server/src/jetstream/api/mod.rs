@@ -34,8 +34,16 @@ pub struct Request {
 }
 
 /// The API subscription's receiver: queues requests that have a reply subject.
+/// What the API worker's queue carries.
+pub enum Work {
+    Request(Request),
+    /// End the worker (JetStream shuts down; the sinks' senders may outlive it in
+    /// publishers' caches, so the queue closing cannot be waited for).
+    Stop,
+}
+
 pub struct Sink {
-    pub tx: Option<Sender<Request>>,
+    pub tx: Option<Sender<Work>>,
     pub account: String,
 }
 
@@ -59,13 +67,13 @@ impl crate::subscription::Internal for Sink {
         let (Some(tx), Some(reply)) = (&self.tx, reply) else {
             return true;
         };
-        let _ = tx.send(Request {
+        let _ = tx.send(Work::Request(Request {
             account: self.account.clone(),
             from,
             subject: Bytes::copy_from_slice(subject),
             reply: Bytes::copy_from_slice(reply),
             payload: Bytes::copy_from_slice(payload),
-        });
+        }));
         true
     }
 }
@@ -95,8 +103,8 @@ pub(crate) fn after_answer() -> std::sync::mpsc::Receiver<()> {
 }
 
 /// The worker: answers requests until the channel closes.
-pub fn run(js: Arc<JetStream>, rx: Receiver<Request>) {
-    while let Ok(req) = rx.recv() {
+pub fn run(js: Arc<JetStream>, rx: Receiver<Work>) {
+    while let Ok(Work::Request(req)) = rx.recv() {
         let Some(server) = js.server.upgrade() else {
             return;
         };
