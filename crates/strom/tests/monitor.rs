@@ -121,7 +121,9 @@ async fn jsz_has_nats_servers_fields_and_types() {
     let dir = TempDir::new("jsz-ref");
     let (nats, port) = start(Some(&reference), &dir);
     stream_and_consumer(&nats.url()).await;
-    let skip = ["config.sync_always"];
+    // `api.inflight` is omitted when zero: nats-server shows it only while an API request
+    // is being served at that instant, which a test cannot line up.
+    let skip = ["config.sync_always", "api.inflight"];
     for (q, ours) in queries.iter().zip(&ours) {
         let theirs: serde_json::Value =
             serde_json::from_str(&get(port, q).2).expect("reference jsz is JSON");

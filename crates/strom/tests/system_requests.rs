@@ -205,6 +205,8 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         "data.feature_flags",
         "data.jetstream.config.sync_always",
         "data.config.sync_always",
+        // Omitted when zero: present only while an API request is being served.
+        "data.api.inflight",
         // nats-server wires its system services into each account as imports.
         "data.account_detail.imports",
         "data.account_detail.imports[]",
