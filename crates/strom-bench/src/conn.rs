@@ -35,6 +35,15 @@ impl Conn {
     /// # Errors
     /// Connection failures, a server that does not speak NATS, or a `-ERR` during the handshake.
     pub async fn connect(addr: &str, extra: &[u8]) -> Result<Conn> {
+        Self::connect_as(addr, proto::CONNECT, extra).await
+    }
+
+    /// As [`Conn::connect`], with `connect` (a whole `CONNECT` line, credentials say) sent
+    /// instead of the default one.
+    ///
+    /// # Errors
+    /// As [`Conn::connect`].
+    pub async fn connect_as(addr: &str, connect: &[u8], extra: &[u8]) -> Result<Conn> {
         let stream = TcpStream::connect(addr).await.map_err(|e| {
             let hint = if e.raw_os_error() == Some(24) {
                 " (out of file descriptors: raise `ulimit -n`)"
@@ -60,8 +69,8 @@ impl Conn {
                 Ok(())
             })?;
         }
-        let mut hello = Vec::with_capacity(proto::CONNECT.len() + extra.len() + 6);
-        hello.extend_from_slice(proto::CONNECT);
+        let mut hello = Vec::with_capacity(connect.len() + extra.len() + 6);
+        hello.extend_from_slice(connect);
         hello.extend_from_slice(extra);
         hello.extend_from_slice(proto::PING);
         conn.write_all(&hello).await?;

@@ -19,6 +19,10 @@ impl Samples {
             .push(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     }
 
+    pub fn len(&self) -> usize {
+        self.nanos.len()
+    }
+
     /// Sorts the samples and returns their summary, in microseconds.
     pub fn summary(mut self) -> Summary {
         self.nanos.sort_unstable();

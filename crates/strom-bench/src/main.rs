@@ -71,6 +71,24 @@ enum Command {
         #[arg(long, default_value_t = 1_000)]
         warmup: u64,
     },
+    /// Request/reply latency of logged-in clients, quiet and then while `attackers`
+    /// connections keep failing to log in (wrong password).
+    Loginflood {
+        #[arg(long)]
+        user: String,
+        /// The right password; attackers send it with a suffix.
+        #[arg(long)]
+        pass: String,
+        #[arg(long, default_value_t = 8)]
+        attackers: usize,
+        #[arg(long, default_value_t = 16)]
+        size: usize,
+        /// Measured requests in each phase.
+        #[arg(long, default_value_t = 5_000)]
+        count: u64,
+        #[arg(long, default_value_t = 500)]
+        warmup: u64,
+    },
     /// JetStream publish to a file stream with PubAcks, `window` outstanding (1: synchronous).
     Jspub {
         #[arg(long, default_value_t = 16)]
@@ -272,6 +290,16 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
                 count,
                 warmup,
             } => scenario::reqrep::run(addr, size, count, warmup).await,
+            Command::Loginflood {
+                user,
+                pass,
+                attackers,
+                size,
+                count,
+                warmup,
+            } => {
+                scenario::loginflood::run(addr, &user, &pass, attackers, size, count, warmup).await
+            }
             Command::Jspub { size, msgs, window } => {
                 scenario::jetstream::publish(addr, size, msgs, window).await
             }

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod auth;
+mod auth_pool;
 pub mod client;
 pub mod config;
 pub mod error;

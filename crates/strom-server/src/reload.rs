@@ -56,9 +56,8 @@ impl Shared {
             };
             let check = auth.clone();
             let identity =
-                tokio::task::spawn_blocking(move || check.authenticate(&connect, &nonce, &cert))
+                crate::auth_pool::run(move || check.authenticate(&connect, &nonce, &cert))
                     .await
-                    .ok()
                     .flatten();
             let account = identity
                 .as_ref()

@@ -6,6 +6,7 @@ pub mod consume;
 pub mod fanout;
 pub mod jetstream;
 pub mod kv;
+pub mod loginflood;
 pub mod objclient;
 pub mod publish;
 pub mod pubsub;

@@ -18,62 +18,8 @@ const SERVICE: &str = "bench.reqrep";
 
 pub async fn run(addr: &str, size: usize, count: u64, warmup: u64) -> Result<()> {
     ensure!(count > 0, "--count must be at least 1");
-    let mut sub = Vec::new();
-    proto::encode_sub(&mut sub, SERVICE, None, 1);
-    let responder = Conn::connect(addr, &sub)
-        .await
-        .context("connecting the responder")?;
-    let mut responder: JoinHandle<Result<()>> = tokio::spawn(respond(responder));
-
-    let inbox = format!("_INBOX.bench.{}", std::process::id());
-    sub.clear();
-    proto::encode_sub(&mut sub, &inbox, None, 1);
-    let mut requester = Conn::connect(addr, &sub)
-        .await
-        .context("connecting the requester")?;
-
-    let mut request = Vec::new();
-    let payload = publisher::payload(size);
-    proto::encode_pub(
-        &mut request,
-        SERVICE.as_bytes(),
-        Some(inbox.as_bytes()),
-        &payload,
-    );
-
-    let mut samples = Samples::with_capacity(count as usize);
-    let mut start = Instant::now();
-    for i in 0..warmup + count {
-        if i == warmup {
-            start = Instant::now();
-        }
-        let sent = Instant::now();
-        requester.write_all(&request).await?;
-        loop {
-            let mut reply = None;
-            requester.drain(|op| {
-                if let ServerOp::Msg(m) = op {
-                    reply = Some(m.body.len());
-                }
-                Ok(())
-            })?;
-            requester.flush_out().await?;
-            if let Some(len) = reply {
-                ensure!(len == size, "reply of {len} bytes to a {size}-byte request");
-                break;
-            }
-            tokio::select! {
-                read = requester.read_some() => { read.context("requester")?; }
-                ended = &mut responder => bail!("the responder stopped: {:?}", ended),
-            }
-        }
-        if i >= warmup {
-            samples.record(sent.elapsed());
-        }
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    responder.abort();
-
+    let mut echo = Echo::connect(addr, proto::CONNECT, size).await?;
+    let (samples, elapsed) = echo.sample(warmup, count, None).await?;
     let s = samples.summary();
     let rate = count as f64 / elapsed;
     Report::new("reqrep")
@@ -98,6 +44,97 @@ pub async fn run(addr: &str, size: usize, count: u64, warmup: u64) -> Result<()>
             s.max
         ));
     Ok(())
+}
+
+/// A responder echoing requests and a requester timing them, both logged in with `connect`.
+pub struct Echo {
+    requester: Conn,
+    responder: JoinHandle<Result<()>>,
+    request: Vec<u8>,
+    size: usize,
+}
+
+impl Echo {
+    pub async fn connect(addr: &str, connect: &[u8], size: usize) -> Result<Echo> {
+        let mut sub = Vec::new();
+        proto::encode_sub(&mut sub, SERVICE, None, 1);
+        let responder = Conn::connect_as(addr, connect, &sub)
+            .await
+            .context("connecting the responder")?;
+        let responder = tokio::spawn(respond(responder));
+
+        let inbox = format!("_INBOX.bench.{}", std::process::id());
+        sub.clear();
+        proto::encode_sub(&mut sub, &inbox, None, 1);
+        let requester = Conn::connect_as(addr, connect, &sub)
+            .await
+            .context("connecting the requester")?;
+        let mut request = Vec::new();
+        let payload = publisher::payload(size);
+        proto::encode_pub(
+            &mut request,
+            SERVICE.as_bytes(),
+            Some(inbox.as_bytes()),
+            &payload,
+        );
+        Ok(Echo {
+            requester,
+            responder,
+            request,
+            size,
+        })
+    }
+
+    /// Times `count` round trips, one at a time, after `warmup` untimed ones, stopping early
+    /// at `until`; the samples and the seconds the timed ones took.
+    pub async fn sample(
+        &mut self,
+        warmup: u64,
+        count: u64,
+        until: Option<Instant>,
+    ) -> Result<(Samples, f64)> {
+        let size = self.size;
+        let mut samples = Samples::with_capacity(count as usize);
+        let mut start = Instant::now();
+        for i in 0..warmup + count {
+            if i == warmup {
+                start = Instant::now();
+            }
+            let sent = Instant::now();
+            self.requester.write_all(&self.request).await?;
+            loop {
+                let mut reply = None;
+                self.requester.drain(|op| {
+                    if let ServerOp::Msg(m) = op {
+                        reply = Some(m.body.len());
+                    }
+                    Ok(())
+                })?;
+                self.requester.flush_out().await?;
+                if let Some(len) = reply {
+                    ensure!(len == size, "reply of {len} bytes to a {size}-byte request");
+                    break;
+                }
+                tokio::select! {
+                    read = self.requester.read_some() => { read.context("requester")?; }
+                    ended = &mut self.responder => bail!("the responder stopped: {:?}", ended),
+                }
+            }
+            if i >= warmup {
+                samples.record(sent.elapsed());
+            }
+            if until.is_some_and(|t| Instant::now() >= t) {
+                break;
+            }
+        }
+        Ok((samples, start.elapsed().as_secs_f64()))
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.responder.abort();
+    }
 }
 
 /// Echoes each request's payload to its reply subject; all the replies to one read go out in one
