@@ -72,6 +72,7 @@ pub struct Shared {
     conns: AtomicUsize,
     lame_duck: std::sync::atomic::AtomicBool,
     slow_consumers: AtomicU64,
+    stale_connections: AtomicU64,
     in_msgs: AtomicU64,
     in_bytes: AtomicU64,
     /// What clients that have gone were sent, so the totals never fall.
@@ -114,8 +115,16 @@ impl Shared {
                 }
             }
         }
+        if client.out.close_reason() == Some(crate::client::CloseReason::StaleConnection) {
+            self.stale_connections.fetch_add(1, Ordering::Relaxed);
+        }
         self.conns.fetch_sub(1, Ordering::AcqRel);
         self.client_gone.notify_waiters();
+    }
+
+    /// Number of clients closed for not answering PINGs.
+    pub fn stale_connections(&self) -> u64 {
+        self.stale_connections.load(Ordering::Relaxed)
     }
 
     /// The connected client with this id.
@@ -165,8 +174,8 @@ impl Shared {
     }
 
     /// Checks a CONNECT; `nonce` is the one this connection's INFO carried. Runs on the
-    /// blocking pool: a bcrypt comparison takes tens of milliseconds of CPU, and a flood of
-    /// failed logins must not stall the threads that serve everyone else.
+    /// authentication threads ([`crate::auth_pool`]): a bcrypt comparison takes tens of
+    /// milliseconds of CPU, and a flood of failed logins must not slow everyone else.
     pub(crate) async fn authenticate(
         &self,
         c: ConnectOptions,
@@ -174,9 +183,8 @@ impl Shared {
         cert: Vec<String>,
     ) -> Option<Identity> {
         let auth = self.authenticator.read().clone();
-        tokio::task::spawn_blocking(move || auth.authenticate(&c, &nonce, &cert))
+        crate::auth_pool::run(move || auth.authenticate(&c, &nonce, &cert))
             .await
-            .ok()
             .flatten()
     }
 
@@ -485,6 +493,7 @@ impl Server {
             conns: AtomicUsize::new(0),
             lame_duck: std::sync::atomic::AtomicBool::new(false),
             slow_consumers: AtomicU64::new(0),
+            stale_connections: AtomicU64::new(0),
             in_msgs: AtomicU64::new(0),
             in_bytes: AtomicU64::new(0),
             out_msgs: AtomicU64::new(0),
@@ -493,7 +502,10 @@ impl Server {
             closed,
             http_stats: crate::monitor::HttpStats::default(),
             jetstream: std::sync::OnceLock::new(),
-            started: chrono::Utc::now(),
+            started: {
+                crate::system::mark_start();
+                chrono::Utc::now()
+            },
         });
         let (state, _) = watch::channel(RunState::Running);
         Ok(Server {

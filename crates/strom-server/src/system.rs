@@ -333,6 +333,59 @@ fn envelope(fields: &[(&str, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// CPU time this process has used, from /proc (0 where there is none).
+fn cpu_time() -> std::time::Duration {
+    // utime and stime, in clock ticks (100 a second on Linux), after the command name.
+    let ticks: u64 = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1.to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            // Fields 14 and 15 of stat(5); `rest` starts at field 3.
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    std::time::Duration::from_millis(ticks * 10)
+}
+
+/// The process's CPU use in percent of one core (above 100 on several), over the last
+/// second or more, as nats-server's `/varz` `cpu` (which it samples every second).
+pub fn cpu_percent() -> f64 {
+    static LAST: parking_lot::Mutex<Option<(std::time::Instant, std::time::Duration, f64)>> =
+        parking_lot::Mutex::new(None);
+    let mut last = LAST.lock();
+    let now = std::time::Instant::now();
+    let used = cpu_time();
+    match *last {
+        Some((at, _, pct)) if now.duration_since(at) < std::time::Duration::from_secs(1) => pct,
+        Some((at, before, _)) => {
+            let wall = now.duration_since(at).as_secs_f64();
+            let pct = (used.saturating_sub(before).as_secs_f64() / wall * 1000.0).round() / 10.0;
+            *last = Some((now, used, pct));
+            pct
+        }
+        None => {
+            // The first sample: the average since start, as nats-server's first is.
+            let since_start = PROCESS_START.get_or_init(std::time::Instant::now).elapsed();
+            let pct = if since_start.as_secs_f64() > 0.0 {
+                (used.as_secs_f64() / since_start.as_secs_f64() * 1000.0).round() / 10.0
+            } else {
+                0.0
+            };
+            *last = Some((now, used, pct));
+            pct
+        }
+    }
+}
+
+/// When the process started, as far as [`cpu_percent`] knows (set by [`mark_start`]).
+static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Notes the process's start, for the first CPU sample.
+pub fn mark_start() {
+    let _ = PROCESS_START.set(std::time::Instant::now());
+}
+
 /// Resident memory of this process, from /proc (0 where there is none).
 pub fn resident_bytes() -> u64 {
     let pages = std::fs::read_to_string("/proc/self/statm")

@@ -334,3 +334,44 @@ async fn subsz_has_nats_servers_fields_and_types() {
         )
     );
 }
+
+/// A client that never answers PINGs is closed as stale; /varz counts it in
+/// `stale_connections` and `stale_connection_stats.clients`, and `cpu` is a percentage.
+#[test]
+fn varz_counts_stale_connections_as_nats_server_does() {
+    let config = "ping_interval: \"100ms\"\nping_max: 1\n";
+    let mut seen = Vec::new();
+    let bins: Vec<Option<std::path::PathBuf>> = std::iter::once(None)
+        .chain(common::reference_or_skip().map(Some))
+        .collect();
+    for bin in bins {
+        let port = common::http::free_port();
+        let m = port.to_string();
+        let _server = match &bin {
+            Some(b) => common::ServerProcess::reference(b, &["-m", &m], Some(config)),
+            None => common::ServerProcess::strom_with_config(config, &["-m", &m]),
+        };
+        let mut raw = common::Raw::connect(&format!("127.0.0.1:{}", _server.port));
+        raw.send(common::CONNECT);
+        let closed = raw.until_closed();
+        assert!(closed.contains("-ERR 'Stale Connection'"), "{closed}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let varz = loop {
+            let v: serde_json::Value =
+                serde_json::from_str(&get(port, "/varz").2).expect("varz is JSON");
+            if v["stale_connections"] == 1 || std::time::Instant::now() > deadline {
+                break v;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert!(varz["cpu"].is_f64() || varz["cpu"].is_u64(), "{}", varz["cpu"]);
+        seen.push((
+            varz["stale_connections"].clone(),
+            varz["stale_connection_stats"]["clients"].clone(),
+        ));
+    }
+    assert_eq!(seen[0], (1.into(), 1.into()), "strom");
+    if let Some(theirs) = seen.get(1) {
+        assert_eq!(&seen[0], theirs, "strom vs nats-server");
+    }
+}

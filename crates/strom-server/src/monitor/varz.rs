@@ -148,7 +148,7 @@ pub fn varz(s: &Shared) -> Vec<u8> {
             "limits": {"default_max_consumers": 1000},
         })
     });
-    let counts = json!({"clients": 0, "routes": 0, "gateways": 0, "leafs": 0});
+    let counts = |clients: u64| json!({"clients": clients, "routes": 0, "gateways": 0, "leafs": 0});
     let v = Varz {
         server_id: &s.server_id,
         server_name: &s.server_name,
@@ -186,7 +186,7 @@ pub fn varz(s: &Shared) -> Vec<u8> {
         mem: crate::system::resident_bytes(),
         cores,
         gomaxprocs: cores,
-        cpu: 0.0,
+        cpu: crate::system::cpu_percent(),
         connections: s.num_clients(),
         total_connections: s.total_connections(),
         routes: 0,
@@ -201,7 +201,7 @@ pub fn varz(s: &Shared) -> Vec<u8> {
         out_client_msgs: out_msgs,
         out_client_bytes: out_bytes,
         slow_consumers: s.slow_consumers(),
-        stale_connections: 0,
+        stale_connections: s.stale_connections(),
         stalled_clients: 0,
         subscriptions: s.total_subscriptions(),
         http_req_stats: requests,
@@ -214,8 +214,8 @@ pub fn varz(s: &Shared) -> Vec<u8> {
             "js_snapshot_sources": false,
         }),
         system_account: s.system().map_or("", |sys| sys.account.name.as_str()),
-        slow_consumer_stats: counts.clone(),
-        stale_connection_stats: counts,
+        slow_consumer_stats: counts(s.slow_consumers()),
+        stale_connection_stats: counts(s.stale_connections()),
         disk_io_wait_stats: json!({"waiters": 0, "waits": 0, "wait_time": 0, "max_wait_time": 0}),
     };
     serde_json::to_vec(&v).unwrap_or_default()
