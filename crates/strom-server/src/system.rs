@@ -101,14 +101,51 @@ struct Statsz {
     start: String,
     mem: u64,
     cores: usize,
+    cpu: f64,
     connections: usize,
     total_connections: u64,
     active_accounts: usize,
     subscriptions: u64,
     sent: Counts,
+    sent_to_clients: Counts,
     received: Counts,
+    received_from_clients: Counts,
     slow_consumers: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slow_consumer_stats: Option<ByKind>,
+    #[serde(skip_serializing_if = "is_zero")]
+    stale_connections: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stale_connection_stats: Option<ByKind>,
     active_servers: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jetstream: Option<serde_json::Value>,
+    gomaxprocs: usize,
+}
+
+/// Counts by connection kind; a single server has only clients.
+#[derive(Serialize)]
+struct ByKind {
+    clients: u64,
+    routes: u64,
+    gateways: u64,
+    leafs: u64,
+}
+
+impl ByKind {
+    /// nats-server sends the block only when a count is not zero.
+    fn clients(n: u64) -> Option<ByKind> {
+        (n > 0).then_some(ByKind {
+            clients: n,
+            routes: 0,
+            gateways: 0,
+            leafs: 0,
+        })
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 #[derive(Serialize)]
@@ -266,12 +303,28 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8], body: &[u8]) -> boo
     if !statsz {
         return false;
     }
-    publish(shared, sys, reply, &statsz_json(shared, sys));
+    // nats-server reads the body as its server filter: a server it leaves out stays silent.
+    match crate::monitor::requests::selected_by(shared, body) {
+        Ok(true) => publish(shared, sys, reply, &statsz_json(shared, sys)),
+        Ok(false) => {}
+        Err(text) => {
+            let server = serde_json::to_vec(&server_block(shared, sys)).unwrap_or_default();
+            let e = serde_json::json!({"code": 400, "description": text});
+            let e = serde_json::to_vec(&e).unwrap_or_default();
+            publish(
+                shared,
+                sys,
+                reply,
+                &envelope(&[("server", &server), ("error", &e)]),
+            );
+        }
+    }
     true
 }
 
 /// The server's statistics message, for `…STATSZ` requests and the periodic event.
 fn statsz_json(shared: &Shared, sys: &System) -> Vec<u8> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let (sent_msgs, sent_bytes) = shared.sent_totals();
     let (in_msgs, in_bytes) = shared.received_totals();
     let response = StatszResponse {
@@ -279,7 +332,8 @@ fn statsz_json(shared: &Shared, sys: &System) -> Vec<u8> {
         statsz: Statsz {
             start: timestamp(sys.start),
             mem: resident_bytes(),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores,
+            cpu: cpu_percent(),
             connections: shared.num_clients(),
             total_connections: shared.total_connections(),
             active_accounts: shared.active_accounts(),
@@ -288,12 +342,26 @@ fn statsz_json(shared: &Shared, sys: &System) -> Vec<u8> {
                 msgs: sent_msgs,
                 bytes: sent_bytes,
             },
+            // Every connection is a client's.
+            sent_to_clients: Counts {
+                msgs: sent_msgs,
+                bytes: sent_bytes,
+            },
             received: Counts {
                 msgs: in_msgs,
                 bytes: in_bytes,
             },
+            received_from_clients: Counts {
+                msgs: in_msgs,
+                bytes: in_bytes,
+            },
             slow_consumers: shared.slow_consumers(),
+            slow_consumer_stats: ByKind::clients(shared.slow_consumers()),
+            stale_connections: shared.stale_connections(),
+            stale_connection_stats: ByKind::clients(shared.stale_connections()),
             active_servers: 1,
+            jetstream: crate::monitor::varz::jetstream_block(shared, false),
+            gomaxprocs: cores,
         },
     };
     serde_json::to_vec(&response).unwrap_or_default()

@@ -364,7 +364,11 @@ fn varz_counts_stale_connections_as_nats_server_does() {
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         };
-        assert!(varz["cpu"].is_f64() || varz["cpu"].is_u64(), "{}", varz["cpu"]);
+        assert!(
+            varz["cpu"].is_f64() || varz["cpu"].is_u64(),
+            "{}",
+            varz["cpu"]
+        );
         seen.push((
             varz["stale_connections"].clone(),
             varz["stale_connection_stats"]["clients"].clone(),

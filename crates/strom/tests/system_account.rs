@@ -178,4 +178,53 @@ async fn statsz_events_are_published_periodically() {
         }
     }
     check("statsz", &first, &theirs);
+    // And the other way: every statistic nats-server sends, Strom sends too (gomemlimit
+    // only appears when Go's memory limit is set).
+    let ours = first["statsz"].as_object().expect("statsz object");
+    let missing: Vec<&String> = theirs["statsz"]
+        .as_object()
+        .expect("their statsz object")
+        .keys()
+        .filter(|k| !ours.contains_key(*k) && *k != "gomemlimit")
+        .collect();
+    assert!(missing.is_empty(), "statsz lacks {missing:?}");
+}
+
+/// A PING whose server filter leaves this server out is not answered; a body that is not
+/// JSON gets nats-server's 400.
+#[tokio::test]
+async fn ping_filters_select_the_server() {
+    let bins: Vec<Option<std::path::PathBuf>> = std::iter::once(None)
+        .chain(reference_or_skip().map(Some))
+        .collect();
+    for bin in bins {
+        let server = match &bin {
+            Some(b) => ServerProcess::reference(b, &[], Some(CONFIG)),
+            None => ServerProcess::strom_with_config(CONFIG, &[]),
+        };
+        let sys = login(&server, "sys").await;
+        let ask = |body: &str| {
+            let sys = sys.clone();
+            let body = Bytes::from(body.to_string());
+            async move {
+                tokio::time::timeout(
+                    Duration::from_millis(300),
+                    sys.request("$SYS.REQ.SERVER.PING", body),
+                )
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .map(|m| serde_json::from_slice::<Value>(&m.payload).expect("JSON"))
+            }
+        };
+        let name = ask("").await.expect("an unfiltered PING is answered")["server"]["name"]
+            .as_str()
+            .expect("a name")
+            .to_string();
+        assert!(ask(r#"{"server_name":"no-such-server"}"#).await.is_none());
+        let body = format!(r#"{{"server_name":"{name}"}}"#);
+        assert!(ask(&body).await.is_some(), "its own name selects it");
+        let bad = ask("not json").await.expect("answered");
+        assert_eq!(bad["error"]["code"], 400, "{bad}");
+    }
 }

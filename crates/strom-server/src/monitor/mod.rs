@@ -16,7 +16,7 @@ mod metrics;
 mod query;
 pub mod requests;
 mod subsz;
-mod varz;
+pub(crate) mod varz;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

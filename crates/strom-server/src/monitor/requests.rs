@@ -56,6 +56,12 @@ impl Filter {
     }
 }
 
+/// Whether a request body's server filter (`server_name`, `host`, ...) selects this server;
+/// an empty body selects every server. The error is why the body could not be read.
+pub fn selected_by(s: &Shared, body: &[u8]) -> Result<bool, String> {
+    super::request_options::<Filter>(body).map(|f| f.selects(s))
+}
+
 /// `ACCOUNTZ`'s options.
 #[derive(Deserialize, Default)]
 #[serde(default)]

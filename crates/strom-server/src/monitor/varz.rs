@@ -98,16 +98,10 @@ fn uptime(secs: i64) -> String {
     }
 }
 
-/// The `/varz` body.
-pub fn varz(s: &Shared) -> Vec<u8> {
-    let http_port = s.http_stats.http_port();
-    let requests = s.http_stats.requests();
-    let now = chrono::Utc::now();
-    let (out_msgs, out_bytes) = s.sent_totals();
-    let (in_msgs, in_bytes) = s.received_totals();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let opts = &s.opts;
-    let jetstream = s.jetstream().map(|js| {
+/// The `jetstream` block of `/varz` and of the STATSZ event (which leaves out the store
+/// directory, as nats-server's does); `None` without JetStream.
+pub fn jetstream_block(s: &Shared, with_store_dir: bool) -> Option<Value> {
+    s.jetstream().map(|js| {
         let (mut memory, mut storage) = (0, 0);
         let accounts = js.accounts();
         for a in &accounts {
@@ -122,10 +116,12 @@ pub fn varz(s: &Shared) -> Vec<u8> {
         let mut config = json!({
             "max_memory": js.max_memory,
             "max_storage": js.max_file,
-            "store_dir": js.root.display().to_string(),
             "sync_interval": sync,
             "strict": true,
         });
+        if with_store_dir {
+            config["store_dir"] = json!(js.root.display().to_string());
+        }
         if sync == 0 {
             // Strom's default: an fsync before every acknowledgement.
             config["sync_always"] = json!(true);
@@ -147,7 +143,19 @@ pub fn varz(s: &Shared) -> Vec<u8> {
             },
             "limits": {"default_max_consumers": 1000},
         })
-    });
+    })
+}
+
+/// The `/varz` body.
+pub fn varz(s: &Shared) -> Vec<u8> {
+    let http_port = s.http_stats.http_port();
+    let requests = s.http_stats.requests();
+    let now = chrono::Utc::now();
+    let (out_msgs, out_bytes) = s.sent_totals();
+    let (in_msgs, in_bytes) = s.received_totals();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let opts = &s.opts;
+    let jetstream = jetstream_block(s, true);
     let counts = |clients: u64| json!({"clients": clients, "routes": 0, "gateways": 0, "leafs": 0});
     let v = Varz {
         server_id: &s.server_id,
