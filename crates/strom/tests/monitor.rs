@@ -379,3 +379,60 @@ fn varz_counts_stale_connections_as_nats_server_does() {
         assert_eq!(&seen[0], theirs, "strom vs nats-server");
     }
 }
+
+/// Under `http_base_path` only the base's paths answer; bad option values on the cluster
+/// endpoints get 400s; without JetStream `/jsz` is nats-server's zero-valued answer and
+/// `/varz` has an empty `jetstream`. Status codes and shapes as the reference's.
+#[test]
+fn base_path_option_errors_and_no_jetstream_as_nats_server() {
+    let paths = [
+        "/mon/varz",
+        "/varz",
+        "/mon",
+        "/",
+        "/mon/healthz",
+        "/mon/routez?subs=x",
+        "/mon/routez?subs=detail",
+        "/mon/leafz?subs=x",
+        "/mon/gatewayz?accs=x",
+        "/mon/gatewayz?subs=detail&accs=1",
+        "/mon/jsz",
+    ];
+    let run = |bin: Option<&std::path::Path>| {
+        let port = common::http::free_port();
+        let m = port.to_string();
+        let config = "http_base_path: \"/mon\"";
+        let _server = match bin {
+            Some(b) => common::ServerProcess::reference(b, &["-m", &m], Some(config)),
+            None => common::ServerProcess::strom_with_config(config, &["-m", &m]),
+        };
+        paths.iter().map(|p| get(port, p)).collect::<Vec<_>>()
+    };
+    let ours = run(None);
+    let status: Vec<u16> = ours.iter().map(|a| a.0).collect();
+    assert_eq!(
+        status,
+        [200, 404, 200, 404, 200, 400, 200, 400, 400, 200, 200]
+    );
+    let jsz: serde_json::Value = serde_json::from_str(&ours[10].2).expect("jsz JSON");
+    assert_eq!(jsz["disabled"], true);
+    let varz: serde_json::Value = serde_json::from_str(&ours[0].2).expect("varz JSON");
+    assert_eq!(varz["jetstream"], serde_json::json!({}));
+    let Some(reference) = common::reference_or_skip() else {
+        return;
+    };
+    let theirs = run(Some(&reference));
+    for ((path, a), b) in paths.iter().zip(&ours).zip(&theirs) {
+        assert_eq!(a.0, b.0, "{path}: status, strom vs nats-server");
+        if a.0 == 400 {
+            assert_eq!(a.2, b.2, "{path}: the 400's text");
+        }
+    }
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    shape(&jsz, "", &[], &mut a);
+    let theirs_jsz: serde_json::Value = serde_json::from_str(&theirs[10].2).expect("jsz JSON");
+    shape(&theirs_jsz, "", &[], &mut b);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "/jsz without JetStream: fields and types");
+}

@@ -214,6 +214,29 @@ pub fn account_jsz(server: &Shared, js: &JetStream, o: &Options) -> Result<Vec<u
 }
 
 /// The `/jsz` body.
+/// `/jsz` of a server without JetStream: nats-server's zero-valued answer, marked disabled.
+pub fn disabled(server: &Shared) -> Vec<u8> {
+    let v = serde_json::json!({
+        "memory": 0,
+        "storage": 0,
+        "reserved_memory": 0,
+        "reserved_storage": 0,
+        "accounts": 0,
+        "ha_assets": 0,
+        "api": {"level": 0, "total": 0, "errors": 0},
+        "server_id": server.server_id,
+        "now": crate::system::timestamp(chrono::Utc::now()),
+        "disabled": true,
+        "config": {"max_memory": 0, "max_storage": 0},
+        "streams": 0,
+        "consumers": 0,
+        "messages": 0,
+        "bytes": 0,
+        "total": 0,
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
 pub fn jsz(server: &Shared, js: &JetStream, o: &Options) -> Vec<u8> {
     let accounts = js.accounts();
     let (mut memory, mut storage, mut streams, mut consumers, mut messages, mut bytes) =

@@ -162,10 +162,14 @@ impl Monitor {
             .as_deref()
             .unwrap_or("")
             .trim_end_matches('/');
-        let path = req.uri().path();
-        let path = path.strip_prefix(base).unwrap_or(path);
+        // Under a base path only its own paths are served, as nats-server's mux does; the
+        // root is the base itself (or `/` without one).
+        let Some(path) = req.uri().path().strip_prefix(base) else {
+            return not_found();
+        };
         let endpoint = match path {
-            "" | "/" => "/",
+            "" if !base.is_empty() => "/",
+            "/" if base.is_empty() => "/",
             "/healthz" => "/healthz",
             "/varz" => "/varz",
             "/jsz" => "/jsz",
@@ -193,7 +197,10 @@ impl Monitor {
                 Err(text) => bad_request(text),
             },
             "/routez" | "/gatewayz" | "/leafz" => {
-                json_owned(StatusCode::OK, cluster::body(&server, endpoint))
+                match cluster_options(endpoint, req.uri().query()) {
+                    Ok(()) => json_owned(StatusCode::OK, cluster::body(&server, endpoint)),
+                    Err(text) => bad_request(text),
+                }
             }
             "/accountz" => {
                 let q = query::Query::parse(req.uri().query());
@@ -215,8 +222,7 @@ impl Monitor {
             "/jsz" => match (server.jetstream(), jsz::Options::parse(req.uri().query())) {
                 (_, Err(text)) => bad_request(text),
                 (Some(js), Ok(o)) => json_owned(StatusCode::OK, jsz::jsz(&server, js, &o)),
-                // nats-server without JetStream answers with an empty object's worth.
-                (None, Ok(_)) => json(StatusCode::OK, r#"{"disabled":true}"#),
+                (None, Ok(_)) => json_owned(StatusCode::OK, jsz::disabled(&server)),
             },
             "/metrics" => {
                 let mut r = Response::new(Full::new(Bytes::from(metrics::metrics(&server))));
@@ -236,6 +242,21 @@ impl Monitor {
 /// nats-server's `/healthz`: `{"status":"ok"}`, or 503 with the reason. Its query options
 /// (`js-enabled-only`, `js-server-only`, `js-enabled`) narrow what is checked; on a single
 /// server every check is whether JetStream, when configured, is running.
+/// Checks the options of `/routez`, `/gatewayz` and `/leafz` as nats-server reads them
+/// (nothing to list on a single server, but a bad value is still a 400).
+fn cluster_options(endpoint: &str, query: Option<&str>) -> Result<(), String> {
+    let q = query::Query::parse(query);
+    // `subs=detail` is a value of its own where nats-server offers details.
+    let subs_detail = endpoint != "/leafz" && q.get("subs").eq_ignore_ascii_case("detail");
+    if !subs_detail {
+        q.boolean("subs")?;
+    }
+    if endpoint == "/gatewayz" {
+        q.boolean("accs")?;
+    }
+    Ok(())
+}
+
 /// `/healthz`: the status line carries the code, the body leaves it out (as nats-server).
 fn healthz(s: &Shared, o: &healthz::Options) -> Response<Full<Bytes>> {
     if o.deprecated_js_enabled() {
@@ -247,10 +268,6 @@ fn healthz(s: &Shared, o: &healthz::Options) -> Response<Full<Bytes>> {
     }
     let code = StatusCode::from_u16(health.status_code()).unwrap_or(StatusCode::OK);
     json_owned(code, health.body(false))
-}
-
-fn json(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
-    json_owned(status, body.as_bytes().to_vec())
 }
 
 fn json_owned(status: StatusCode, body: Vec<u8>) -> Response<Full<Bytes>> {

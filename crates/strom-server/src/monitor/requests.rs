@@ -166,7 +166,7 @@ pub fn answer(s: &Shared, subject: &str, body: &[u8]) -> Option<Reply> {
         _ => match (jsz::Options::from_json(body, account), s.jetstream()) {
             (Err(e), _) => bad(e),
             (Ok(_), None) if account.is_some() => failed("jetstream not enabled".into()),
-            (Ok(_), None) => Reply::Data(br#"{"disabled":true}"#.to_vec()),
+            (Ok(_), None) => Reply::Data(jsz::disabled(s)),
             (Ok(o), Some(js)) if account.is_some() => {
                 jsz::account_jsz(s, js, &o).map_or_else(failed, Reply::Data)
             }

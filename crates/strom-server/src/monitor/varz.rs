@@ -40,8 +40,8 @@ struct Varz<'a> {
     leaf: Value,
     mqtt: Value,
     websocket: Value,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jetstream: Option<Value>,
+    /// `{}` without JetStream, as nats-server.
+    jetstream: Value,
     tls_timeout: f64,
     write_deadline: i64,
     start: String,
@@ -155,7 +155,7 @@ pub fn varz(s: &Shared) -> Vec<u8> {
     let (in_msgs, in_bytes) = s.received_totals();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let opts = &s.opts;
-    let jetstream = jetstream_block(s, true);
+    let jetstream = jetstream_block(s, true).unwrap_or_else(|| json!({}));
     let counts = |clients: u64| json!({"clients": clients, "routes": 0, "gateways": 0, "leafs": 0});
     let v = Varz {
         server_id: &s.server_id,
