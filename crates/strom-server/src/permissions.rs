@@ -59,6 +59,49 @@ pub struct Permissions {
     pub responses: Option<ResponsePermission>,
 }
 
+impl Permissions {
+    /// The permissions as nats-server shows them to their user (`$SYS.REQ.USER.INFO`):
+    /// `publish`/`subscribe` with `allow` and `deny` lists, `responses` with `max` and `ttl`
+    /// (nanoseconds), each left out when not set.
+    pub fn public_json(&self) -> serde_json::Value {
+        fn rule(r: &Rule) -> serde_json::Value {
+            let list = |ps: &[Pattern]| -> Vec<String> {
+                ps.iter()
+                    .map(|p| {
+                        let s = String::from_utf8_lossy(&p.subject).into_owned();
+                        match &p.queue {
+                            Some(q) => format!("{s} {}", String::from_utf8_lossy(q)),
+                            None => s,
+                        }
+                    })
+                    .collect()
+            };
+            let mut m = serde_json::Map::new();
+            if let Some(allow) = &r.allow {
+                m.insert("allow".into(), list(allow).into());
+            }
+            if !r.deny.is_empty() {
+                m.insert("deny".into(), list(&r.deny).into());
+            }
+            serde_json::Value::Object(m)
+        }
+        let mut m = serde_json::Map::new();
+        if let Some(p) = &self.publish {
+            m.insert("publish".into(), rule(p));
+        }
+        if let Some(s) = &self.subscribe {
+            m.insert("subscribe".into(), rule(s));
+        }
+        if let Some(r) = &self.responses {
+            m.insert(
+                "responses".into(),
+                serde_json::json!({"max": r.max, "ttl": r.expires.as_nanos() as u64}),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// Whether the subscription subject `sub` covers only subjects that `allow` covers: a literal
 /// or wildcard subject inside the allow pattern.
 fn is_subset(sub: &[u8], allow: &[u8]) -> bool {

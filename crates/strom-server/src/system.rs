@@ -322,6 +322,72 @@ pub fn answer(shared: &Shared, subject: &[u8], reply: &[u8], body: &[u8]) -> boo
     true
 }
 
+/// The system services nats-server imports into every other account, answered for a client
+/// of `account` (`who` as its user, `perms` its permissions): its own connections
+/// (`$SYS.REQ.SERVER.PING.CONNZ`, `$SYS.REQ.ACCOUNT.PING.CONNZ`), its account's statistics
+/// (`$SYS.REQ.ACCOUNT.PING.STATZ`) and who it is (`$SYS.REQ.USER.INFO`). The answer goes to
+/// `reply` in the client's own account. Returns whether the subject was one of them.
+pub fn answer_imported(
+    shared: &Shared,
+    account: &crate::account::Account,
+    who: &str,
+    perms: Option<&crate::permissions::Permissions>,
+    subject: &[u8],
+    reply: &[u8],
+    body: &[u8],
+) -> bool {
+    let Some(sys) = shared.system() else {
+        return false;
+    };
+    let mapped = match subject {
+        b"$SYS.REQ.SERVER.PING.CONNZ" | b"$SYS.REQ.ACCOUNT.PING.CONNZ" => {
+            format!("$SYS.REQ.ACCOUNT.{}.CONNZ", account.name)
+        }
+        b"$SYS.REQ.ACCOUNT.PING.STATZ" => format!("$SYS.REQ.ACCOUNT.{}.STATZ", account.name),
+        b"$SYS.REQ.USER.INFO" => {
+            let data = serde_json::json!({
+                "user": who.split_once(':').map_or(who, |(_, name)| name),
+                "account": account.name,
+                // nats-server's name tag, which is the account's name without JWTs.
+                "account_name": account.name,
+                "permissions": perms.map(crate::permissions::Permissions::public_json),
+            });
+            let data = strip_null_permissions(data);
+            let server = serde_json::to_vec(&server_block(shared, sys)).unwrap_or_default();
+            let payload = envelope(&[
+                ("server", &server),
+                ("data", &serde_json::to_vec(&data).unwrap_or_default()),
+            ]);
+            publish_from_server(shared, account, reply, None, None, &payload);
+            return true;
+        }
+        _ => return false,
+    };
+    let server = serde_json::to_vec(&server_block(shared, sys)).unwrap_or_default();
+    let payload = match crate::monitor::requests::answer(shared, &mapped, body) {
+        None | Some(Reply::Silent) => return true,
+        Some(Reply::Bare(b)) => b,
+        Some(Reply::Data(d)) => envelope(&[("server", &server), ("data", &d)]),
+        Some(Reply::Error(code, text)) => {
+            let e = serde_json::json!({"code": code, "description": text});
+            let e = serde_json::to_vec(&e).unwrap_or_default();
+            envelope(&[("server", &server), ("error", &e)])
+        }
+    };
+    publish_from_server(shared, account, reply, None, None, &payload);
+    true
+}
+
+/// `permissions` is left out when the user has none, as nats-server's omitempty does.
+fn strip_null_permissions(mut v: serde_json::Value) -> serde_json::Value {
+    if let Some(m) = v.as_object_mut() {
+        if m.get("permissions").is_some_and(serde_json::Value::is_null) {
+            m.remove("permissions");
+        }
+    }
+    v
+}
+
 /// The server's statistics message, for `…STATSZ` requests and the periodic event.
 fn statsz_json(shared: &Shared, sys: &System) -> Vec<u8> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

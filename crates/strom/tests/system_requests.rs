@@ -239,3 +239,81 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         "the same health for a missing stream"
     );
 }
+
+/// The system services nats-server imports into every account: an APP user asks for its own
+/// connections, its account's statistics and who it is; the system user asks every
+/// account's statistics. Same answers' shapes as the reference's.
+#[tokio::test]
+async fn system_services_are_imported_into_every_account() {
+    const ASKED: [(&str, &str, &str); 5] = [
+        ("app", "$SYS.REQ.SERVER.PING.CONNZ", ""),
+        ("app", "$SYS.REQ.ACCOUNT.PING.CONNZ", ""),
+        ("app", "$SYS.REQ.ACCOUNT.PING.STATZ", ""),
+        ("app", "$SYS.REQ.USER.INFO", ""),
+        (
+            "sys",
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            r#"{"accounts":["APP"]}"#,
+        ),
+    ];
+    async fn answers(server: &ServerProcess) -> Vec<Option<Value>> {
+        let app = login(server, "app").await;
+        let sys = login(server, "sys").await;
+        common::sync(&app).await;
+        let mut out = Vec::new();
+        for (who, subject, body) in ASKED {
+            let client = if who == "app" { &app } else { &sys };
+            out.push(ask(client, subject, body).await);
+        }
+        out
+    }
+    let dir = TempDir::new("sysimports");
+    let strom = start(None, &dir);
+    let ours = answers(&strom).await;
+    let get = |i: usize| {
+        ours[i]
+            .as_ref()
+            .unwrap_or_else(|| panic!("{:?} answered", ASKED[i]))
+    };
+    for i in [0, 1] {
+        let conns = get(i)["data"]["connections"]
+            .as_array()
+            .expect("connections");
+        assert!(
+            !conns.is_empty()
+                && conns
+                    .iter()
+                    .all(|c| c["account"] == "APP" || c["account"].is_null()),
+            "only APP's connections: {}",
+            get(i)
+        );
+        assert_eq!(get(i)["data"]["num_connections"], 1, "{}", get(i));
+    }
+    assert_eq!(get(2)["data"]["account_statz"][0]["acc"], "APP");
+    assert_eq!(get(3)["data"]["user"], "app");
+    assert_eq!(get(3)["data"]["account"], "APP");
+    assert_eq!(get(4)["data"]["account_statz"][0]["acc"], "APP");
+    let Some(reference) = reference_or_skip() else {
+        return;
+    };
+    let dir = TempDir::new("sysimports-ref");
+    let nats = start(Some(&reference), &dir);
+    let theirs = answers(&nats).await;
+    let skip = ["server.feature_flags"];
+    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
+        let (Some(a), Some(b)) = (a, b) else {
+            assert_eq!(a.is_some(), b.is_some(), "{:?}: answered?", ASKED[i]);
+            continue;
+        };
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        shape(a, "", &skip, &mut x);
+        shape(b, "", &skip, &mut y);
+        x.sort();
+        y.sort();
+        assert_eq!(
+            x, y,
+            "{:?}: fields and types, strom vs nats-server",
+            ASKED[i]
+        );
+    }
+}

@@ -423,9 +423,24 @@ impl Conn {
         }
         self.ok();
         // Requests to the server itself, from a system-account client, are answered first.
-        let answered = self.is_system
-            && subject.starts_with(b"$SYS.REQ.")
-            && reply.is_some_and(|r| crate::system::answer(&self.server, subject, r, payload));
+        // Clients of other accounts reach the few system services nats-server imports into
+        // every account.
+        let answered = subject.starts_with(b"$SYS.REQ.")
+            && reply.is_some_and(|r| {
+                if self.is_system {
+                    crate::system::answer(&self.server, subject, r, payload)
+                } else {
+                    crate::system::answer_imported(
+                        &self.server,
+                        &self.account,
+                        &self.label,
+                        self.perms.as_deref(),
+                        subject,
+                        r,
+                        payload,
+                    )
+                }
+            });
         let delivered = self.route(&mut Msg {
             shared: None,
             subject,

@@ -69,10 +69,12 @@ struct AccountzOptions {
     account: String,
 }
 
-/// `$SYS.REQ.ACCOUNT.<account>.STATZ`'s options.
+/// `$SYS.REQ.ACCOUNT.<account>.STATZ`'s and `$SYS.REQ.ACCOUNT.PING.STATZ`'s options.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct StatzOptions {
+    /// PING only: the accounts to report (all when empty).
+    accounts: Vec<String>,
     include_unused: bool,
 }
 
@@ -88,6 +90,8 @@ fn route<'a>(s: &Shared, subject: &'a str) -> Option<(&'a str, Option<&'a str>)>
     match kind {
         "SERVER" if target == "PING" || target == s.server_id => Some((endpoint, None)),
         "ACCOUNT" if target != "PING" => Some((endpoint, Some(target))),
+        // Every account's statistics (the only account PING nats-server answers).
+        "ACCOUNT" if endpoint == "STATZ" => Some(("ACCOUNTS_STATZ", None)),
         _ => None,
     }
 }
@@ -109,6 +113,7 @@ pub fn answer(s: &Shared, subject: &str, body: &[u8]) -> Option<Reply> {
                 | "GATEWAYZ"
                 | "LEAFZ"
                 | "ACCOUNTZ"
+                | "ACCOUNTS_STATZ"
         ),
         Some(_) => matches!(endpoint, "CONNZ" | "SUBSZ" | "JSZ" | "LEAFZ" | "STATZ"),
     };
@@ -142,6 +147,16 @@ pub fn answer(s: &Shared, subject: &str, body: &[u8]) -> Option<Reply> {
         "ACCOUNTZ" => match super::request_options::<AccountzOptions>(body) {
             Ok(o) => accountz::accountz(s, &o.account).map_or_else(failed, Reply::Data),
             Err(e) => bad(e),
+        },
+        "ACCOUNTS_STATZ" => match super::request_options::<StatzOptions>(body) {
+            Err(e) => bad(e),
+            Ok(o) => {
+                let (stats, n) = accountz::accstatz_for(s, &o.accounts, o.include_unused);
+                if n == 0 && !o.include_unused {
+                    return Some(Reply::Silent);
+                }
+                Reply::Data(stats)
+            }
         },
         "STATZ" => match super::request_options::<StatzOptions>(body) {
             Err(e) => bad(e),
