@@ -226,6 +226,50 @@ pub fn client_connected(shared: &Shared, client: &ClientBlock) {
     }
 }
 
+/// nats-server's account connections event (`$SYS.ACCOUNT.<acc>.SERVER.CONNS`, and the older
+/// `$SYS.SERVER.ACCOUNT.<acc>.CONNS`), after a client of `account` came or went; never for
+/// the global account, as nats-server. Built only when someone listens.
+pub fn account_conns_changed(shared: &Shared, account: &str) {
+    let Some(sys) = shared.system() else { return };
+    if account == shared.global.name {
+        return;
+    }
+    let subjects = [
+        format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"),
+        format!("$SYS.SERVER.ACCOUNT.{account}.CONNS"),
+    ];
+    let heard: Vec<&String> = subjects
+        .iter()
+        .filter(|s| !sys.account.sublist.matches(s.as_bytes()).is_empty())
+        .collect();
+    if heard.is_empty() {
+        return;
+    }
+    let Some((acc, traffic)) = shared
+        .account_traffic()
+        .into_iter()
+        .find(|(a, _)| a.name == account)
+    else {
+        return;
+    };
+    let mut event = serde_json::json!({
+        "type": "io.nats.server.advisory.v1.account_connections",
+        "id": event_id(),
+        "timestamp": timestamp(Utc::now()),
+        "server": server_block(shared, sys),
+    });
+    if let (Some(e), serde_json::Value::Object(stat)) = (
+        event.as_object_mut(),
+        crate::monitor::accountz::account_stat(&acc, &traffic),
+    ) {
+        e.extend(stat);
+    }
+    let json = serde_json::to_vec(&event).unwrap_or_default();
+    for subject in heard {
+        publish(shared, sys, subject, &json);
+    }
+}
+
 /// `$SYS.ACCOUNT.<acc>.DISCONNECT`, with what the client sent and received and why it left.
 pub fn client_disconnected(
     shared: &Shared,

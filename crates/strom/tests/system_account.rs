@@ -228,3 +228,50 @@ async fn ping_filters_select_the_server() {
         assert_eq!(bad["error"]["code"], 400, "{bad}");
     }
 }
+
+/// `$SYS.ACCOUNT.<acc>.SERVER.CONNS` after a client of the account comes and goes, as
+/// `nats server watch accounts` hears it; the same fields as nats-server's.
+#[tokio::test]
+async fn account_connection_events_follow_clients() {
+    async fn two_events(server: &ServerProcess) -> (Value, Value) {
+        let sys = login(server, "sys").await;
+        let mut events = sys
+            .subscribe("$SYS.ACCOUNT.APP.SERVER.CONNS")
+            .await
+            .expect("sub");
+        common::sync(&sys).await;
+        let app = login(server, "app").await;
+        common::sync(&app).await;
+        let (_, came) = next_json(&mut events).await;
+        drop(app);
+        let (_, went) = next_json(&mut events).await;
+        (came, went)
+    }
+    let strom = ServerProcess::strom_with_config(CONFIG, &[]);
+    let (came, went) = two_events(&strom).await;
+    assert_eq!(
+        came["type"],
+        "io.nats.server.advisory.v1.account_connections"
+    );
+    assert_eq!(
+        (came["acc"].as_str(), came["conns"].as_u64()),
+        (Some("APP"), Some(1))
+    );
+    assert_eq!(went["conns"], 0, "{went}");
+    let Some(reference) = reference_or_skip() else {
+        return;
+    };
+    let nats = ServerProcess::reference(&reference, &[], Some(CONFIG));
+    let (theirs, _) = two_events(&nats).await;
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&came),
+        keys(&theirs),
+        "event fields, strom vs nats-server"
+    );
+    assert_eq!(keys(&came["sent"]), keys(&theirs["sent"]));
+}

@@ -171,6 +171,7 @@ impl Conn {
         let ok = self.apply_connect(opts);
         if ok {
             crate::system::client_connected(&self.server, &advisory);
+            crate::system::account_conns_changed(&self.server, &self.account.name);
             self.handle
                 .set_description(std::sync::Arc::new(advisory.clone()));
             self.advisory = Some(advisory);

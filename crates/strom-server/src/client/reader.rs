@@ -136,6 +136,9 @@ pub(crate) async fn serve(
     let writer = writer::run(handle.clone(), socket, cfg);
     let (removed, reason) = tokio::join!(reader, writer);
     server.unregister(&handle);
+    if let Some(client) = handle.description() {
+        crate::system::account_conns_changed(&server, &client.acc);
+    }
     crate::client_log!(Debug, handle, "Client connection closed: {reason}");
     // nats-server traces the subscriptions a closed connection drops after saying it closed.
     for sid in &removed {

@@ -156,30 +156,33 @@ pub fn accstatz(s: &Shared, query: Option<&str>) -> Result<Vec<u8>, String> {
     Ok(accstatz_for(s, &[], unused).0)
 }
 
-/// Account statistics for `only` (empty: every account), and how many accounts they cover;
-/// accounts without connections are left out unless `unused`.
-pub fn accstatz_for(s: &Shared, only: &[String], unused: bool) -> (Vec<u8>, usize) {
+/// One account's statistics, as nats-server's `AccountStat`.
+pub fn account_stat(a: &crate::account::Account, t: &crate::server::AccountTraffic) -> Value {
     let counts = |(msgs, bytes): (u64, u64)| {
         let zero = json!({"msgs": 0, "bytes": 0});
         json!({"msgs": msgs, "bytes": bytes, "gateways": zero, "routes": zero, "leafs": zero})
     };
+    json!({
+        "acc": a.name,
+        "name": a.name,
+        "conns": t.conns,
+        "leafnodes": 0,
+        "total_conns": t.conns,
+        "num_subscriptions": a.sublist.count(),
+        "sent": counts(t.sent),
+        "received": counts(t.received),
+        "slow_consumers": t.slow_consumers,
+    })
+}
+
+/// Account statistics for `only` (empty: every account), and how many accounts they cover;
+/// accounts without connections are left out unless `unused`.
+pub fn accstatz_for(s: &Shared, only: &[String], unused: bool) -> (Vec<u8>, usize) {
     let stats: Vec<Value> = s
         .account_traffic()
         .into_iter()
         .filter(|(a, t)| (only.is_empty() || only.contains(&a.name)) && (unused || t.conns > 0))
-        .map(|(a, t)| {
-            json!({
-                "acc": a.name,
-                "name": a.name,
-                "conns": t.conns,
-                "leafnodes": 0,
-                "total_conns": t.conns,
-                "num_subscriptions": a.sublist.count(),
-                "sent": counts(t.sent),
-                "received": counts(t.received),
-                "slow_consumers": t.slow_consumers,
-            })
-        })
+        .map(|(a, t)| account_stat(&a, &t))
         .collect();
     let n = stats.len();
     let body = json!({

@@ -6,7 +6,7 @@
 //! ([`cluster`]) — an index page at the root, its 404 for anything else, and `/metrics`
 //! ([`metrics`]), Prometheus's text format.
 
-mod accountz;
+pub(crate) mod accountz;
 mod cluster;
 mod conn_info;
 mod connz;
