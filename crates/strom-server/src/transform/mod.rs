@@ -1,57 +1,27 @@
 //! Subject transforms, as nats-server writes them: a source filter (with `*` and `>`) and a
-//! destination made of literal tokens and references to what the wildcards matched —
-//! `{{wildcard(N)}}` (any case), `$N`, or, for a destination that uses none of those, its own
-//! `*` and `>` taking the source's wildcards in order. Used by streams
-//! (`subject_transform`, `republish`).
+//! destination made of literal tokens and functions of what the wildcards matched —
+//! `{{wildcard(N)}}` or `$N`, and nats-server's mapping functions (`partition`, `split`,
+//! `splitFromLeft`/`Right`, `sliceFromLeft`/`Right`, `left`, `right`, `random`; see
+//! `function.rs`) — or, for a destination that uses none of those, its own `*` and `>`
+//! taking the source's wildcards in order. Used by streams (`subject_transform`,
+//! `republish`).
+
+mod function;
 
 use strom_proto::subject;
+
+use function::Function;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Part {
     Literal(String),
-    /// The N-th (1-based) wildcard of the source; for a `>` it is the rest of the subject.
-    Wildcard(usize),
+    Function(Function),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transform {
     src: String,
     dest: Vec<Part>,
-}
-
-/// The wildcard a `{{wildcard(N)}}` or `$N` token names, if it is one.
-fn reference(token: &str) -> Result<Option<usize>, String> {
-    if let Some(n) = token.strip_prefix('$') {
-        return n
-            .parse()
-            .map(Some)
-            .map_err(|_| format!("invalid wildcard reference {token:?}"));
-    }
-    let Some(inner) = token
-        .strip_prefix("{{")
-        .and_then(|t| t.strip_suffix("}}"))
-        .map(str::trim)
-    else {
-        return Ok(None);
-    };
-    let open = inner
-        .find('(')
-        .ok_or_else(|| format!("invalid mapping function {token:?}"))?;
-    let (name, args) = inner.split_at(open);
-    let args = args
-        .strip_prefix('(')
-        .and_then(|a| a.strip_suffix(')'))
-        .ok_or_else(|| format!("invalid mapping function {token:?}"))?;
-    if !name.trim().eq_ignore_ascii_case("wildcard") {
-        return Err(format!(
-            "mapping function {} is not supported by Strom yet",
-            name.trim()
-        ));
-    }
-    args.trim()
-        .parse()
-        .map(Some)
-        .map_err(|_| format!("invalid wildcard reference {token:?}"))
 }
 
 impl Transform {
@@ -69,32 +39,40 @@ impl Transform {
         if dest.is_empty() || tokens.iter().any(|t| t.is_empty()) {
             return Err(format!("invalid destination subject {dest:?}"));
         }
-        let mut refs = Vec::new();
+        let mut functions = Vec::new();
         for t in &tokens {
-            refs.push(reference(t)?);
+            functions.push(function::parse(t)?);
         }
-        let explicit = refs.iter().any(Option::is_some);
+        let explicit = functions.iter().any(Option::is_some);
         let mut next = 0;
         let mut parts = Vec::new();
-        for (t, r) in tokens.iter().zip(refs) {
-            let part = match r {
-                Some(n) => Part::Wildcard(n),
+        for (t, f) in tokens.iter().zip(functions) {
+            let part = match f {
+                Some(f) => {
+                    if wildcards == 0 && !f.needs_no_wildcard() {
+                        return Err(function::error(function::OUT_OF_RANGE, t));
+                    }
+                    if let Some(n) = f.wildcards().into_iter().find(|&n| n == 0 || n > wildcards) {
+                        return Err(format!(
+                            "wildcard reference {n} is out of range: the source has {wildcards}"
+                        ));
+                    }
+                    Part::Function(f)
+                }
                 None if !explicit && (*t == "*" || *t == ">") => {
                     next += 1;
-                    Part::Wildcard(next)
+                    if next > wildcards {
+                        return Err(format!(
+                            "wildcard reference {next} is out of range: the source has {wildcards}"
+                        ));
+                    }
+                    Part::Function(Function::Wildcard(next))
                 }
                 None if *t == "*" || *t == ">" => {
                     return Err("destination mixes wildcards and references".into())
                 }
                 None => Part::Literal((*t).to_string()),
             };
-            if let Part::Wildcard(n) = part {
-                if n == 0 || n > wildcards {
-                    return Err(format!(
-                        "wildcard reference {n} is out of range: the source has {wildcards}"
-                    ));
-                }
-            }
             parts.push(part);
         }
         Ok(Transform {
@@ -133,7 +111,7 @@ impl Transform {
             }
             match p {
                 Part::Literal(l) => out.extend_from_slice(l.as_bytes()),
-                Part::Wildcard(n) => out.extend_from_slice(captured.get(n - 1)?),
+                Part::Function(f) => f.write(&captured, subj, &mut out)?,
             }
         }
         Some(out)
@@ -175,6 +153,59 @@ mod tests {
         assert!(Transform::new("a.*", "b.$0").is_err());
         assert!(Transform::new("a..b", "b").is_err());
         assert!(Transform::new("a.*", "b..c").is_err());
-        assert!(Transform::new("a.*", "b.{{partition(3,1)}}").is_err());
+        assert!(Transform::new("a.*", "b.{{partition(3,2)}}").is_err());
+        assert!(
+            Transform::new("a", "b.{{split(1,-)}}").is_err(),
+            "no wildcard to split"
+        );
+        assert!(Transform::new("a.*", "b.{{unknown(1)}}").is_err());
+    }
+
+    #[test]
+    fn mapping_functions_as_nats_server() {
+        let p = |dest: &str, subj: &str| t("orders.*.*", dest, subj);
+        // nats-server 2.15.1 maps these the same (its subject_transform_test.go cases).
+        assert_eq!(
+            p("{{splitFromLeft(1,2)}}", "orders.abcd.x"),
+            Some("ab.cd".into())
+        );
+        assert_eq!(
+            p("{{splitFromRight(1,1)}}", "orders.abcd.x"),
+            Some("abc.d".into())
+        );
+        assert_eq!(
+            p("{{splitFromLeft(1,9)}}", "orders.abcd.x"),
+            Some("abcd".into())
+        );
+        assert_eq!(
+            p("{{sliceFromLeft(1,2)}}", "orders.abcde.x"),
+            Some("ab.cd.e".into())
+        );
+        assert_eq!(
+            p("{{sliceFromRight(1,2)}}", "orders.abcde.x"),
+            Some("a.bc.de".into())
+        );
+        assert_eq!(p("{{split(1,-)}}", "orders.-a--b-.x"), Some("a.b".into()));
+        assert_eq!(
+            p("{{left(1,2)}}.{{right(2,1)}}", "orders.abc.xyz"),
+            Some("ab.z".into())
+        );
+        // partition: FNV-1a of the tokens run together, modulo the count.
+        let part = p("{{partition(10,1,2)}}", "orders.a.b").expect("mapped");
+        assert_eq!(part, (fnv("ab") % 10).to_string());
+        let whole = t("orders.*.*", "all.{{partition(5)}}", "orders.a.b").expect("mapped");
+        assert_eq!(whole, format!("all.{}", fnv("orders.a.b") % 5));
+        assert_eq!(
+            t("fixed", "p.{{partition(4)}}", "fixed"),
+            Some(format!("p.{}", fnv("fixed") % 4))
+        );
+        let r = t("fixed", "r.{{random(3)}}", "fixed").expect("mapped");
+        assert!(["r.0", "r.1", "r.2"].contains(&r.as_str()), "{r}");
+    }
+
+    fn fnv(s: &str) -> u32 {
+        s.bytes().fold(0x811c_9dc5_u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+        })
     }
 }
