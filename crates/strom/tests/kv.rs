@@ -345,3 +345,65 @@ async fn seed_buckets_behave() {
         );
     }
 }
+
+/// A compressed bucket that republishes its changes: values (a large compressible one among
+/// them) read back whole, the bucket's stream says `s2`, and each put and delete goes out
+/// again on the republish subject with its KV-Operation.
+#[tokio::test]
+async fn compressed_bucket_republishes_changes() {
+    let t = start().await;
+    let kv = bucket(
+        &t.js,
+        kv::Config {
+            compression: true,
+            republish: Some(async_nats::jetstream::stream::Republish {
+                source: "$KV.FEED.>".into(),
+                destination: "changes.>".into(),
+                headers_only: false,
+            }),
+            ..cfg("FEED")
+        },
+    )
+    .await;
+    let mut changes = t.client.subscribe("changes.>").await.expect("sub");
+    common::sync(&t.client).await;
+    let big: Bytes = "compressible ".repeat(10_000).into();
+    kv.put("big", big.clone()).await.expect("put big");
+    kv.put("small", "x".into()).await.expect("put small");
+    kv.delete("small").await.expect("delete");
+    assert_eq!(kv.get("big").await.expect("get"), Some(big.clone()));
+    assert_eq!(kv.get("small").await.expect("get"), None);
+    let info =
+        t.js.get_stream("KV_FEED")
+            .await
+            .expect("stream")
+            .info()
+            .await
+            .expect("info")
+            .clone();
+    assert_eq!(
+        info.config.compression,
+        Some(async_nats::jetstream::stream::Compression::S2)
+    );
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let m = tokio::time::timeout(Duration::from_secs(2), changes.next())
+            .await
+            .expect("a republished change in time")
+            .expect("subscription open");
+        let op = m
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("KV-Operation"))
+            .map(|v| v.to_string());
+        seen.push((m.subject.to_string(), op, m.payload.len()));
+    }
+    assert_eq!(
+        seen,
+        vec![
+            ("changes.big".to_string(), None, big.len()),
+            ("changes.small".to_string(), None, 1),
+            ("changes.small".to_string(), Some("DEL".to_string()), 0),
+        ]
+    );
+}
