@@ -14,11 +14,14 @@ accounts {
   $SYS { users: [ { user: sys, password: sys } ] }
   APP {
     users: [ { user: app, password: app } ]
-    imports: [ { stream: { account: DATA, subject: "feed.>" }, prefix: "in" } ]
+    imports: [
+      { stream: { account: DATA, subject: "feed.>" }, prefix: "in" }
+      { service: { account: DATA, subject: "help.me" }, to: "ask" }
+    ]
   }
   DATA {
     users: [ { user: data, password: data } ]
-    exports: [ { stream: "feed.>" } ]
+    exports: [ { stream: "feed.>" }, { service: "help.>" } ]
   }
 }
 system_account: "$SYS"

@@ -50,12 +50,13 @@ fn detail(s: &Shared, name: &str) -> Option<Value> {
         .iter()
         .filter(|c| c.account_name() == name)
         .count();
-    let imports: Vec<Value> = s
+    let mut imports: Vec<Value> = s
         .opts
         .imports
         .iter()
         .filter_map(|i| import_json(i, name))
         .collect();
+    imports.extend(system_imports(s, name));
     let mut v = json!({
         "account_name": name,
         "update_time": timestamp(s.started),
@@ -81,6 +82,10 @@ fn detail(s: &Shared, name: &str) -> Option<Value> {
         .filter(|x| x.account == name)
         .map(|x| {
             let mut e = json!({"subject": x.subject, "type": x.kind});
+            if x.kind == "service" {
+                // Strom answers every service request with one reply: nats-server's default.
+                e["response_type"] = json!("Singleton");
+            }
             if let Some(accounts) = &x.accounts {
                 e["approved_accounts"] = json!(accounts);
             }
@@ -139,7 +144,7 @@ fn import_json(i: &Import, account: &str) -> Option<Value> {
         ),
         _ => return None,
     };
-    Some(json!({
+    let mut v = json!({
         "subject": subject,
         "account": exporter,
         "local_subject": local,
@@ -147,7 +152,51 @@ fn import_json(i: &Import, account: &str) -> Option<Value> {
         "invalid": false,
         "share": false,
         "tracking": false,
-    }))
+    });
+    if kind == "service" {
+        v["to"] = json!(local);
+    }
+    Some(v)
+}
+
+/// The system services every other account imports, as nats-server lists them (Strom
+/// answers them: `system::answer_imported`).
+fn system_imports(s: &Shared, name: &str) -> Vec<Value> {
+    let Some(sys) = s.system() else {
+        return Vec::new();
+    };
+    if sys.account.name == name {
+        return Vec::new();
+    }
+    let connz = format!("$SYS.REQ.ACCOUNT.{name}.CONNZ");
+    [
+        (connz.clone(), "$SYS.REQ.ACCOUNT.PING.CONNZ", false),
+        (connz, "$SYS.REQ.SERVER.PING.CONNZ", false),
+        (
+            format!("$SYS.REQ.ACCOUNT.{name}.STATZ"),
+            "$SYS.REQ.ACCOUNT.PING.STATZ",
+            false,
+        ),
+        (
+            format!("$SYS.REQ.USER.{name}.INFO"),
+            "$SYS.REQ.USER.INFO",
+            true,
+        ),
+    ]
+    .into_iter()
+    .map(|(subject, local, share)| {
+        json!({
+            "subject": subject,
+            "account": sys.account.name,
+            "local_subject": local,
+            "to": local,
+            "type": "service",
+            "invalid": false,
+            "share": share,
+            "tracking": false,
+        })
+    })
+    .collect()
 }
 
 /// The `/accstatz` body, or the text of a 400.

@@ -139,7 +139,8 @@ fn stored(mut v: Value) -> Value {
 
 fn stream_detail(s: &Stream, server: &Shared, o: &Options) -> StreamDetail {
     let info = s.info(None, false);
-    let consumers = o.consumers.then(|| {
+    // nats-server leaves the list out when there is nothing in it.
+    let consumers = (o.consumers && !s.consumers.read().is_empty()).then(|| {
         let all: Vec<_> = s.consumers.read().values().cloned().collect();
         all.iter()
             .map(|c| {
