@@ -77,6 +77,7 @@ async fn connz_has_nats_servers_fields_and_types() {
         "/connz?state=closed&subs=1&auth=1",
         "/connz?state=all&sort=uptime",
         "/connz?state=closed&sort=stop",
+        "/connz?state=closed&subs=detail",
     ];
     let dir = TempDir::new("connz");
     let (strom, port) = start(None, &dir);

@@ -109,6 +109,13 @@ impl ClosedConn {
     }
 }
 
+impl ClosedConn {
+    /// Takes the messages and bytes sent from the client's final counts.
+    pub fn refresh_sent(&mut self, client: &ClientHandle) {
+        (self.out_msgs, self.out_bytes) = client.out.stats();
+    }
+}
+
 /// A ring of the most recent closed connections, oldest first.
 pub struct ClosedRing {
     capacity: usize,

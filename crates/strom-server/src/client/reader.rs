@@ -134,8 +134,11 @@ pub(crate) async fn serve(
     };
     let reader = conn.run(socket.clone());
     let writer = writer::run(handle.clone(), socket, cfg);
-    let (removed, reason) = tokio::join!(reader, writer);
+    let ((removed, mut closed), reason) = tokio::join!(reader, writer);
     server.unregister(&handle);
+    // What the writer sent after the reader stopped counts too.
+    closed.refresh_sent(&handle);
+    server.closed.push(closed);
     if let Some(client) = handle.description() {
         crate::system::account_conns_changed(&server, &client.acc);
     }
@@ -214,8 +217,9 @@ impl Conn {
     }
 
     /// Reads and dispatches until the connection closes; returns the sids of the
-    /// subscriptions the close removed, when tracing (for `<-> [DELSUB sid]`).
-    async fn run(mut self, socket: Arc<Socket>) -> Vec<Bytes> {
+    /// subscriptions the close removed, when tracing (for `<-> [DELSUB sid]`), and the
+    /// connection's closed record.
+    async fn run(mut self, socket: Arc<Socket>) -> (Vec<Bytes>, super::ClosedConn) {
         let mut buf = BytesMut::with_capacity(MIN_READ);
         let mut read_size = MIN_READ;
         let auth_deadline = Instant::now() + self.server.opts.auth_timeout;
@@ -558,16 +562,15 @@ impl Conn {
     }
 
     /// Drops every subscription of this client; returns the sids of those it removed when
-    /// tracing.
-    fn cleanup(&mut self) -> Vec<Bytes> {
+    /// tracing, and its closed record (kept once the client is unregistered, so that no
+    /// listing shows it both open and closed).
+    fn cleanup(&mut self) -> (Vec<Bytes>, super::ClosedConn) {
         let reason = self
             .handle
             .out
             .close_reason()
             .map_or_else(|| "Client Closed".to_string(), |r| r.to_string());
-        self.server
-            .closed
-            .push(super::ClosedConn::snapshot(&self.handle, reason.clone()));
+        let closed = super::ClosedConn::snapshot(&self.handle, reason.clone());
         let subs: Vec<Arc<Subscription>> =
             self.handle.subs.lock().drain().map(|(_, s)| s).collect();
         let tracing = crate::log::enabled(crate::log::Level::Trace);
@@ -589,7 +592,7 @@ impl Conn {
                 reason,
             );
         }
-        removed
+        (removed, closed)
     }
 }
 

@@ -186,13 +186,15 @@ impl Source {
     pub fn detail(&self, info: &mut ConnInfo, subs: SubsView, auth: bool) {
         if subs != SubsView::None && info.subscriptions > 0 {
             let list = self.subs();
+            // nats-server names the account in a closed connection's subscriptions only.
+            let account = matches!(self, Source::Closed(_)).then(|| self.account());
             match subs {
                 SubsView::Detail => {
                     info.subscriptions_list_detail = Some(
                         list.into_iter()
                             .map(|s| SubDetail {
-                                account: None,
-                                account_tag: None,
+                                account: account.clone(),
+                                account_tag: account.clone(),
                                 subject: s.subject,
                                 qgroup: s.queue,
                                 sid: s.sid,
