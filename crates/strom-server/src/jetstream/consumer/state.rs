@@ -198,6 +198,7 @@ pub mod record {
     const ACKED: u8 = 2;
     const SNAPSHOT: u8 = 3;
     const SKIP: u8 = 4;
+    const GAVE_UP: u8 = 5;
 
     fn put(out: &mut Vec<u8>, v: u64) {
         out.extend_from_slice(&v.to_le_bytes());
@@ -232,6 +233,15 @@ pub mod record {
         for s in seqs {
             put(&mut out, *s);
         }
+        out
+    }
+
+    /// A message given up on after `deliveries` deliveries: out of pending, its redelivery
+    /// count kept (as `num_redelivered` shows it until it is acknowledged or forgotten).
+    pub fn gave_up(seq: u64, deliveries: u64) -> Vec<u8> {
+        let mut out = vec![GAVE_UP];
+        put(&mut out, seq);
+        put(&mut out, deliveries);
         out
     }
 
@@ -358,6 +368,11 @@ pub mod record {
                 *st = fresh;
                 Some(())
             })(),
+            GAVE_UP => (|| {
+                let (seq, deliveries) = (r.u64()?, r.u64()?);
+                st.give_up(seq, deliveries);
+                Some(())
+            })(),
             SKIP => Some(()),
             _ => None,
         };
@@ -411,6 +426,25 @@ mod tests {
         st.ack(1, 3, AckPolicy::Explicit, 6);
         assert_eq!(st.ack_floor, (1, 1));
         assert!(st.redelivered.is_empty());
+    }
+
+    #[test]
+    fn a_message_given_up_on_keeps_its_redelivery_count_after_replay() {
+        let mut st = State::starting_at(1);
+        let mut log = Vec::new();
+        st.deliver(1, 1, AckPolicy::Explicit, 0);
+        log.push(record::delivered(1, 1, 1, 0, 2));
+        st.deliver(1, 2, AckPolicy::Explicit, 5);
+        log.push(record::delivered(1, 2, 2, 5, 2));
+        st.give_up(1, 2);
+        log.push(record::gave_up(1, 2));
+        let mut replayed = State::default();
+        for rec in &log {
+            assert!(record::apply(&mut replayed, rec));
+        }
+        assert_eq!(replayed.redelivered.get(&1), Some(&2), "{replayed:?}");
+        assert!(replayed.pending.is_empty());
+        assert_eq!(replayed, st);
     }
 
     #[test]

@@ -215,7 +215,7 @@ impl Runner {
     /// journaled, and the MAX_DELIVERIES advisory.
     pub(super) fn give_up(&self, c: &Consumer, inner: &mut Inner, seq: u64, deliveries: u64) {
         inner.state.give_up(seq, deliveries);
-        let rec = state::record::acked(inner.state.ack_floor, &[seq]);
+        let rec = state::record::gave_up(seq, deliveries);
         journal(inner, &rec);
         if let Some(server) = self.ctx.server.upgrade() {
             advisory::consumer_max_deliveries(
