@@ -440,11 +440,27 @@ fn export(v: &Value, account: &str) -> Result<Export, ConfigError> {
         ),
         None => None,
     };
+    // nats-server's `response_type` (or `response`): how many answers a request may get.
+    let response = match m.get("response_type").or_else(|| m.get("response")) {
+        None => "Singleton",
+        Some(r) => match r.as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("single" | "singleton") => "Singleton",
+            Some("stream") => "Streamed",
+            Some("chunk" | "chunked") => "Chunked",
+            _ => {
+                return Err(err(
+                    &r.at,
+                    "unknown response type: use singleton, stream or chunked",
+                ))
+            }
+        },
+    };
     Ok(Export {
         kind,
         account: account.to_string(),
         subject,
         accounts,
+        response,
     })
 }
 

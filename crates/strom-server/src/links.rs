@@ -53,6 +53,16 @@ pub struct Export {
     pub subject: String,
     /// The accounts allowed to import it; `None` is everyone.
     pub accounts: Option<Vec<String>>,
+    /// How many answers a service request may get, as nats-server names it: `Singleton`
+    /// (one, the default), `Streamed` or `Chunked` (many).
+    pub response: &'static str,
+}
+
+impl Export {
+    /// Whether a request may get many answers.
+    pub fn streamed(&self) -> bool {
+        self.response != "Singleton"
+    }
 }
 
 /// A stream import, seen from the exporting account.
@@ -68,6 +78,8 @@ pub struct ServiceIn {
     local: Vec<u8>,
     exporter: Weak<Account>,
     remote: Vec<u8>,
+    /// Answers may be many (a streamed export).
+    streamed: bool,
 }
 
 /// A pending answer to a forwarded request.
@@ -75,6 +87,8 @@ struct Response {
     to: Weak<Account>,
     reply: Bytes,
     expires: Instant,
+    /// Kept for more answers until it expires, rather than used once.
+    streamed: bool,
 }
 
 /// Pending answers kept at most per account.
@@ -143,7 +157,7 @@ impl Links {
             } else {
                 Bytes::copy_from_slice(&s.remote)
             };
-            let reply = reply.map(|r| account.links.expect_response(r, self));
+            let reply = reply.map(|r| account.links.expect_response(r, self, s.streamed));
             out.push(Hop {
                 account,
                 subject: remote,
@@ -151,25 +165,36 @@ impl Links {
             });
         }
         if subject.starts_with(b"_R_.") {
-            let mut responses = self.responses.lock();
-            if let Some(r) = responses.remove(subject) {
-                if r.expires > Instant::now() {
-                    if let Some(account) = r.to.upgrade() {
-                        out.push(Hop {
-                            account,
-                            subject: r.reply,
-                            reply: None,
-                        });
-                    }
-                }
+            if let Some((account, subject)) = self.answer_route(subject, true) {
+                out.push(Hop {
+                    account,
+                    subject,
+                    reply: None,
+                });
             }
         }
         out
     }
 
+    /// Where an answer on the one-time reply subject `subject` goes: the requester's account
+    /// and reply subject. `using` spends a single-answer route (a streamed one stays until it
+    /// expires); without it this only looks.
+    pub fn answer_route(&self, subject: &[u8], using: bool) -> Option<(Arc<Account>, Bytes)> {
+        let mut responses = self.responses.lock();
+        let r = responses.get(subject)?;
+        let live = r.expires > Instant::now();
+        let found = live
+            .then(|| r.to.upgrade().map(|a| (a, r.reply.clone())))
+            .flatten();
+        if !live || (using && !r.streamed) {
+            responses.remove(subject);
+        }
+        found
+    }
+
     /// Registers a one-time reply subject in this (exporting) account that leads back to
     /// `reply` in the account whose links are `importer`.
-    fn expect_response(&self, reply: &[u8], importer: &Links) -> Bytes {
+    fn expect_response(&self, reply: &[u8], importer: &Links, streamed: bool) -> Bytes {
         let mut rng = rand::thread_rng();
         let token: String = (0..16)
             .map(|_| {
@@ -204,6 +229,7 @@ impl Links {
                 to: importer.owner.read().clone(),
                 reply: Bytes::copy_from_slice(reply),
                 expires: now + RESPONSE_TTL,
+                streamed,
             },
         );
         self.any.store(true, Ordering::Relaxed);
@@ -224,6 +250,7 @@ pub enum LinkError {
 /// [`LinkError::UnknownAccount`] when an import names an account that does not exist.
 pub fn wire(
     imports: &[Import],
+    exports: &[Export],
     account: impl Fn(&str) -> Option<Arc<Account>>,
 ) -> Result<(), LinkError> {
     let get = |n: &str| account(n).ok_or_else(|| LinkError::UnknownAccount(n.to_string()));
@@ -254,10 +281,17 @@ pub fn wire(
                 let (exp, imp) = (get(exporter)?, get(importer)?);
                 *exp.links.owner.write() = Arc::downgrade(&exp);
                 *imp.links.owner.write() = Arc::downgrade(&imp);
+                let streamed = exports.iter().any(|e| {
+                    e.kind == "service"
+                        && e.account == *exporter
+                        && e.streamed()
+                        && matches(e.subject.as_bytes(), subject.as_bytes())
+                });
                 imp.links.services_in.write().push(ServiceIn {
                     local: to.as_deref().unwrap_or(subject).as_bytes().to_vec(),
                     exporter: Arc::downgrade(&exp),
                     remote: subject.as_bytes().to_vec(),
+                    streamed,
                 });
                 imp.links.any.store(true, Ordering::Relaxed);
             }

@@ -464,7 +464,7 @@ impl Server {
             .or_insert_with(|| Arc::new(Account::new(sys_name)))
             .clone();
         let system = System::new(sys_account);
-        crate::links::wire(&opts.imports, |n| accounts.get(n).cloned())?;
+        crate::links::wire(&opts.imports, &opts.exports, |n| accounts.get(n).cloned())?;
         let tls = match &opts.tls {
             Some(t) => Some((
                 tokio_rustls::TlsAcceptor::from(crate::tls::server_config(t)?),

@@ -108,3 +108,100 @@ fn imports_the_exporter_does_not_allow_are_refused() {
     assert!(text.contains("stream import not authorized"), "{text}");
     assert!(text.contains(&format!("{}:5:", path.display())), "{text}");
 }
+
+/// A tenant pulls from another account's stream: the JS account exports its consumer's
+/// `MSG.NEXT` (streamed answers) and its acks as services; APP imports both, asks for a batch
+/// of two through its own inbox, and acks what it gets. The consumer sees both acked.
+const SHARED: &str = r#"
+accounts {
+  JS: {
+    jetstream: enabled
+    users: [ { user: js, password: js } ]
+    exports: [
+      { service: "$JS.API.CONSUMER.MSG.NEXT.ORDERS.C", response_type: stream }
+      { service: "$JS.ACK.ORDERS.C.>" }
+    ]
+  }
+  APP: {
+    users: [ { user: app, password: app } ]
+    imports: [
+      { service: { account: JS, subject: "$JS.API.CONSUMER.MSG.NEXT.ORDERS.C" } }
+      { service: { account: JS, subject: "$JS.ACK.ORDERS.C.>" } }
+    ]
+  }
+}
+"#;
+
+async fn pull_across(server: &ServerProcess) -> (Vec<String>, u64) {
+    let js_client = login(server, "js").await;
+    let js = async_nats::jetstream::new(js_client);
+    let stream = js
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "ORDERS".into(),
+            subjects: vec!["orders.>".into()],
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    stream
+        .create_consumer(async_nats::jetstream::consumer::pull::Config {
+            durable_name: Some("C".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    for i in 0..3 {
+        js.publish(format!("orders.{i}"), "o".into())
+            .await
+            .expect("publish")
+            .await
+            .expect("ack");
+    }
+    let app = login(server, "app").await;
+    let inbox = app.new_inbox();
+    let mut sub = app.subscribe(inbox.clone()).await.expect("inbox");
+    app.publish_with_reply(
+        "$JS.API.CONSUMER.MSG.NEXT.ORDERS.C",
+        inbox,
+        Bytes::from_static(br#"{"batch":2,"expires":2000000000}"#),
+    )
+    .await
+    .expect("pull request");
+    let mut got = Vec::new();
+    for _ in 0..2 {
+        let m = tokio::time::timeout(Duration::from_secs(3), sub.next())
+            .await
+            .expect("a message in time")
+            .expect("subscription open");
+        got.push(m.subject.to_string());
+        let reply = m.reply.expect("an ack subject");
+        app.request(reply, Bytes::new())
+            .await
+            .expect("ack answered");
+    }
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+        stream.get_consumer("C").await.expect("consumer");
+    let floor = consumer
+        .info()
+        .await
+        .expect("info")
+        .ack_floor
+        .stream_sequence;
+    (got, floor)
+}
+
+#[tokio::test]
+async fn a_tenant_pulls_from_another_accounts_stream_through_service_imports() {
+    for bin in std::iter::once(None).chain(reference_or_skip().map(Some)) {
+        let dir = TempDir::new("pull-across");
+        let store = dir.0.to_str().expect("utf-8 path").to_string();
+        let args = ["-js", "-sd", store.as_str()];
+        let server = match &bin {
+            Some(b) => ServerProcess::reference(b, &args, Some(SHARED)),
+            None => ServerProcess::strom_with_config(SHARED, &args),
+        };
+        let (got, floor) = pull_across(&server).await;
+        assert_eq!(got, ["orders.0", "orders.1"], "{bin:?}");
+        assert_eq!(floor, 2, "{bin:?}: both acks reached the consumer");
+    }
+}

@@ -83,8 +83,7 @@ fn detail(s: &Shared, name: &str) -> Option<Value> {
         .map(|x| {
             let mut e = json!({"subject": x.subject, "type": x.kind});
             if x.kind == "service" {
-                // Strom answers every service request with one reply: nats-server's default.
-                e["response_type"] = json!("Singleton");
+                e["response_type"] = json!(x.response);
             }
             if let Some(accounts) = &x.accounts {
                 e["approved_accounts"] = json!(accounts);

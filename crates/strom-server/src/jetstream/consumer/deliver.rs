@@ -204,7 +204,7 @@ impl Runner {
                 }
                 return false;
             }
-            if r.route.get(account, &r.reply, None).is_empty() {
+            if !reachable(account, &mut r.route, &r.reply) {
                 inner.waiting.pop_front();
                 continue;
             }
@@ -312,7 +312,16 @@ impl Runner {
                 r.batch = 1;
             }
         }
-        out.deliver_matched(r.route.get(account, &r.reply, None), frame, stored);
+        if r.reply.starts_with(b"_R_.") {
+            // A request that came through a service import: the answer crosses back to the
+            // requester's account (once for a single-answer export, as nats-server).
+            if let Some((to, inbox)) = account.links.answer_route(&r.reply, true) {
+                let matched = to.sublist.matches(&inbox);
+                out.deliver_matched(&matched, frame, stored);
+            }
+        } else {
+            out.deliver_matched(r.route.get(account, &r.reply, None), frame, stored);
+        }
         r.batch -= 1;
         r.delivered += 1;
         if let Some(hb) = r.heartbeat {
@@ -559,6 +568,19 @@ fn push_u64(out: &mut String, mut n: u64) {
     for d in &digits[i..] {
         out.push(char::from(*d));
     }
+}
+
+/// Whether a pull request's reply subject still reaches someone: a subscription in the
+/// stream's account, or, for a request that came through a service import (`_R_.…`), a live
+/// route back to the requester's account.
+fn reachable(account: &crate::account::Account, route: &mut super::Route, reply: &[u8]) -> bool {
+    if reply.starts_with(b"_R_.") {
+        return account
+            .links
+            .answer_route(reply, false)
+            .is_some_and(|(to, inbox)| !to.sublist.matches(&inbox).is_empty());
+    }
+    !route.get(account, reply, None).is_empty()
 }
 
 #[cfg(test)]
