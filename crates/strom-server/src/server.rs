@@ -257,37 +257,55 @@ impl Shared {
     }
 
     /// Per account: connections now, and messages and bytes received from and sent to its
-    /// clients since start (departed clients included), in `all_accounts` order.
+    /// clients since start (departed clients included), in `all_accounts` order. One pass
+    /// over the clients, whatever the number of accounts.
     pub fn account_traffic(&self) -> Vec<(Arc<Account>, AccountTraffic)> {
-        let accounts = self.all_accounts();
-        // Under the registry lock, which unregister holds while moving a client's counts.
-        let clients = self.clients.lock();
-        accounts
-            .into_iter()
-            .map(|a| {
-                let d = &a.departed;
-                let mut t = AccountTraffic {
-                    conns: 0,
-                    received: (
-                        d.in_msgs.load(Ordering::Relaxed),
-                        d.in_bytes.load(Ordering::Relaxed),
-                    ),
-                    sent: (
-                        d.out_msgs.load(Ordering::Relaxed),
-                        d.out_bytes.load(Ordering::Relaxed),
-                    ),
-                    slow_consumers: d.slow_consumers.load(Ordering::Relaxed),
-                };
-                for c in clients.values().filter(|c| c.account_name() == a.name) {
-                    let (im, ib) = c.in_stats();
-                    let (om, ob) = c.out.stats();
-                    t.conns += 1;
-                    t.received = (t.received.0 + im, t.received.1 + ib);
-                    t.sent = (t.sent.0 + om, t.sent.1 + ob);
-                }
-                (a, t)
-            })
-            .collect()
+        self.traffic_of(self.all_accounts())
+    }
+
+    /// [`Shared::account_traffic`] for one account (after its clients came or went).
+    pub fn account_traffic_of(&self, name: &str) -> Option<(Arc<Account>, AccountTraffic)> {
+        let account = self.account_named(name)?;
+        self.traffic_of(vec![account]).pop()
+    }
+
+    fn traffic_of(&self, accounts: Vec<Arc<Account>>) -> Vec<(Arc<Account>, AccountTraffic)> {
+        let mut live: std::collections::HashMap<String, AccountTraffic> =
+            std::collections::HashMap::with_capacity(accounts.len());
+        {
+            // Under the registry lock, which unregister holds while moving a client's counts.
+            let clients = self.clients.lock();
+            for c in clients.values() {
+                let t = live.entry(c.account_name()).or_default();
+                let (im, ib) = c.in_stats();
+                let (om, ob) = c.out.stats();
+                t.conns += 1;
+                t.received = (t.received.0 + im, t.received.1 + ib);
+                t.sent = (t.sent.0 + om, t.sent.1 + ob);
+            }
+            // The departed counts are read under the same lock, so no client is counted twice
+            // or missed.
+            accounts
+                .into_iter()
+                .map(|a| {
+                    let d = &a.departed;
+                    let now = live.remove(&a.name).unwrap_or_default();
+                    let t = AccountTraffic {
+                        conns: now.conns,
+                        received: (
+                            d.in_msgs.load(Ordering::Relaxed) + now.received.0,
+                            d.in_bytes.load(Ordering::Relaxed) + now.received.1,
+                        ),
+                        sent: (
+                            d.out_msgs.load(Ordering::Relaxed) + now.sent.0,
+                            d.out_bytes.load(Ordering::Relaxed) + now.sent.1,
+                        ),
+                        slow_consumers: d.slow_consumers.load(Ordering::Relaxed),
+                    };
+                    (a, t)
+                })
+                .collect()
+        }
     }
 
     /// Every account: the global one, then the configured ones by name.

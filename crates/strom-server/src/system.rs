@@ -245,11 +245,7 @@ pub fn account_conns_changed(shared: &Shared, account: &str) {
     if heard.is_empty() {
         return;
     }
-    let Some((acc, traffic)) = shared
-        .account_traffic()
-        .into_iter()
-        .find(|(a, _)| a.name == account)
-    else {
+    let Some((acc, traffic)) = shared.account_traffic_of(account) else {
         return;
     };
     let mut event = serde_json::json!({
