@@ -8,8 +8,12 @@
 //! at nice 19, so whenever the serving threads want a core they get it; logins wait their
 //! turn (the auth timeout still applies to them).
 //!
+//! The queue is bounded ([`MAX_QUEUED`]): past it a login is refused at once, as a failed
+//! one. A check whose requester gave up (its auth timeout passed, or it left) is skipped.
+//!
 //! **Invariant:** no credential check runs on a runtime worker thread or the blocking pool.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, OnceLock};
 
@@ -18,6 +22,11 @@ use parking_lot::Mutex;
 type Job = Box<dyn FnOnce() + Send>;
 
 static POOL: OnceLock<Mutex<Sender<Job>>> = OnceLock::new();
+
+/// Checks waiting or running at most; more logins than this at once are refused.
+pub const MAX_QUEUED: usize = 1024;
+
+static QUEUED: AtomicUsize = AtomicUsize::new(0);
 
 /// How many checks run at once: half the cores, at least one.
 fn threads() -> usize {
@@ -64,11 +73,37 @@ fn lower_priority() {
 /// Runs `check` on an authentication thread and waits for its answer; `None` if the pool is
 /// gone (the check is then treated as failed).
 pub async fn run<T: Send + 'static>(check: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    queue(check, true).await
+}
+
+/// As [`run`], never refused for a full queue: re-checking connected clients at a
+/// configuration reload must not disconnect them because of a flood.
+pub async fn run_always<T: Send + 'static>(
+    check: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    queue(check, false).await
+}
+
+async fn queue<T: Send + 'static>(
+    check: impl FnOnce() -> T + Send + 'static,
+    bounded: bool,
+) -> Option<T> {
+    if QUEUED.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED && bounded {
+        QUEUED.fetch_sub(1, Ordering::AcqRel);
+        return None;
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let job: Job = Box::new(move || {
-        let _ = tx.send(check());
+        // Nobody waits for it any more (the requester timed out or left): no hash for it.
+        if !tx.is_closed() {
+            let _ = tx.send(check());
+        }
+        QUEUED.fetch_sub(1, Ordering::AcqRel);
     });
-    POOL.get_or_init(start).lock().send(job).ok()?;
+    if POOL.get_or_init(start).lock().send(job).is_err() {
+        QUEUED.fetch_sub(1, Ordering::AcqRel);
+        return None;
+    }
     rx.await.ok()
 }
 

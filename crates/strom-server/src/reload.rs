@@ -56,7 +56,7 @@ impl Shared {
             };
             let check = auth.clone();
             let identity =
-                crate::auth_pool::run(move || check.authenticate(&connect, &nonce, &cert))
+                crate::auth_pool::run_always(move || check.authenticate(&connect, &nonce, &cert))
                     .await
                     .flatten();
             let account = identity

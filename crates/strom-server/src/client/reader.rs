@@ -274,14 +274,53 @@ impl Conn {
                     // Authentication runs off this task; the rest of the buffer waits for it.
                     Flow::Authenticate(opts) => {
                         self.flush_pending();
-                        let identity = self
-                            .server
-                            .authenticate(
-                                (*opts).clone(),
-                                self.nonce.clone(),
-                                self.cert_identities.clone(),
-                            )
-                            .await;
+                        // The auth timeout holds while the check waits its turn: a flood of
+                        // logins queued before this one must not keep it open forever.
+                        let server = self.server.clone();
+                        let asked = (
+                            (*opts).clone(),
+                            self.nonce.clone(),
+                            self.cert_identities.clone(),
+                        );
+                        let check =
+                            async move { server.authenticate(asked.0, asked.1, asked.2).await };
+                        tokio::pin!(check);
+                        // Meanwhile the socket is watched: a client that leaves drops its
+                        // place in the queue (its check is then skipped); what it sends is
+                        // kept for after.
+                        enum Waited {
+                            Checked(Option<crate::auth::Identity>),
+                            TimedOut,
+                            Left,
+                        }
+                        let waited = loop {
+                            tokio::select! {
+                                identity = &mut check => break Waited::Checked(identity),
+                                _ = tokio::time::sleep_until(auth_deadline) => break Waited::TimedOut,
+                                r = socket.read_buf(&mut buf) => match r {
+                                    Ok(n) if n > 0 => continue,
+                                    _ => break Waited::Left,
+                                },
+                            }
+                        };
+                        let identity = match waited {
+                            Waited::Checked(identity) => identity,
+                            Waited::Left => {
+                                self.handle.out.close(CloseReason::ClientClosed);
+                                keep_going = false;
+                                break;
+                            }
+                            Waited::TimedOut => {
+                                crate::client_log!(Error, self.handle, "authentication timeout");
+                                let line = ErrText::AuthenticationTimeout.line();
+                                self.handle.trace_proto_out(&line);
+                                self.handle
+                                    .out
+                                    .push_and_close(&line, CloseReason::AuthenticationTimeout);
+                                keep_going = false;
+                                break;
+                            }
+                        };
                         if !self.finish_connect(*opts, identity) {
                             keep_going = false;
                             break;
