@@ -18,6 +18,9 @@ pub struct Account {
     /// Traffic of this account's clients that have gone, and its slow consumers, for
     /// `/accstatz`: live clients' counts are added when asked.
     pub departed: Departed,
+    /// An account connections event is due shortly (events coalesce: see
+    /// `system::account_conns_changed`).
+    pub conns_event_due: std::sync::atomic::AtomicBool,
 }
 
 /// Counters an account keeps for clients that are no longer connected.
@@ -47,6 +50,7 @@ impl Account {
             sublist: Sublist::new(),
             links: Links::default(),
             departed: Departed::default(),
+            conns_event_due: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }

@@ -226,14 +226,48 @@ pub fn client_connected(shared: &Shared, client: &ClientBlock) {
     }
 }
 
+/// How long account connections events wait to coalesce: a storm of connects to one account
+/// costs one event (and one pass over the clients) per this period, off the clients' tasks.
+const CONNS_EVENT_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// nats-server's account connections event (`$SYS.ACCOUNT.<acc>.SERVER.CONNS`, and the older
-/// `$SYS.SERVER.ACCOUNT.<acc>.CONNS`), after a client of `account` came or went; never for
-/// the global account, as nats-server. Built only when someone listens.
-pub fn account_conns_changed(shared: &Shared, account: &str) {
+/// `$SYS.SERVER.ACCOUNT.<acc>.CONNS`), shortly after a client of `account` came or went;
+/// never for the global account, as nats-server. Built only when someone listens, at most
+/// once per [`CONNS_EVENT_DELAY`] per account.
+pub fn account_conns_changed(shared: &std::sync::Arc<Shared>, account: &str) {
     let Some(sys) = shared.system() else { return };
     if account == shared.global.name {
         return;
     }
+    let Some(acc) = shared.account_named(account) else {
+        return;
+    };
+    if acc
+        .conns_event_due
+        .swap(true, std::sync::atomic::Ordering::AcqRel)
+    {
+        return;
+    }
+    if sys.account.sublist.count() == 0 {
+        acc.conns_event_due
+            .store(false, std::sync::atomic::Ordering::Release);
+        return;
+    }
+    let weak = std::sync::Arc::downgrade(shared);
+    let name = account.to_string();
+    tokio::spawn(async move {
+        tokio::time::sleep(CONNS_EVENT_DELAY).await;
+        acc.conns_event_due
+            .store(false, std::sync::atomic::Ordering::Release);
+        if let Some(shared) = weak.upgrade() {
+            send_account_conns(&shared, &name);
+        }
+    });
+}
+
+/// Builds and sends the account connections event now, if anyone listens.
+fn send_account_conns(shared: &Shared, account: &str) {
+    let Some(sys) = shared.system() else { return };
     let subjects = [
         format!("$SYS.ACCOUNT.{account}.SERVER.CONNS"),
         format!("$SYS.SERVER.ACCOUNT.{account}.CONNS"),
