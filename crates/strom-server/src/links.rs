@@ -176,6 +176,14 @@ impl Links {
         out
     }
 
+    /// Forgets the route of a request that is over (a streamed export keeps routes until
+    /// they expire otherwise); nothing for other subjects.
+    pub fn forget_answer(&self, subject: &[u8]) {
+        if subject.starts_with(b"_R_.") && self.any() {
+            self.responses.lock().remove(subject);
+        }
+    }
+
     /// Where an answer on the one-time reply subject `subject` goes: the requester's account
     /// and reply subject. `using` spends a single-answer route (a streamed one stays until it
     /// expires); without it this only looks.
@@ -212,11 +220,11 @@ impl Links {
         if responses.len() >= self.next_sweep.load(Ordering::Relaxed) {
             responses.retain(|_, r| r.expires > now);
             if responses.len() >= MAX_RESPONSES {
-                let mut keep = false;
-                responses.retain(|_, _| {
-                    keep = !keep;
-                    keep
-                });
+                // Still too many: the oldest half goes (those nearest their expiry).
+                let mut by_age: Vec<Instant> = responses.values().map(|r| r.expires).collect();
+                by_age.sort_unstable();
+                let cut = by_age[by_age.len() / 2];
+                responses.retain(|_, r| r.expires > cut);
             }
             self.next_sweep.store(
                 (responses.len() * 2).clamp(1024, MAX_RESPONSES),

@@ -329,6 +329,9 @@ impl Runner {
         }
         if r.batch > 0 {
             inner.waiting.push_back(r);
+        } else {
+            // The request is served: its route back through an import goes too.
+            account.links.forget_answer(&r.reply);
         }
         true
     }

@@ -245,6 +245,8 @@ impl Runner {
             if r.expires.is_some_and(|t| t <= now) {
                 let hdr = pull::status(408, "Request Timeout", &r.pending_headers());
                 out.publish(account, &r.reply, None, Some(&hdr), &[]);
+                // The request is over: its route back through an import goes too.
+                account.links.forget_answer(&r.reply);
                 continue;
             }
             if let (Some(at), Some(hb)) = (r.next_heartbeat, r.heartbeat) {
