@@ -272,6 +272,13 @@ fn check_assets(s: &Shared, js: &crate::jetstream::JetStream, o: &Options, c: &m
                 }
                 stream_found = true;
             }
+            // A stream being restored fills its directory before it is loaded: not a failure.
+            if jsa
+                .as_ref()
+                .is_some_and(|a| a.restoring.lock().contains(&stream_name))
+            {
+                continue;
+            }
             let stream = jsa
                 .as_ref()
                 .and_then(|a| a.streams.read().get(&stream_name).cloned());
