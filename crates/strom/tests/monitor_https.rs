@@ -47,21 +47,7 @@ fn get_tls(port: u16, ca: &Path, path: &str) -> (u16, String, String) {
         );
     }
     let text = String::from_utf8(raw).expect("utf-8 answer");
-    let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .expect("a status code");
-    let content_type = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("content-type")
-                .then(|| value.trim().to_string())
-        })
-        .unwrap_or_default();
-    (status, content_type, body.to_string())
+    common::http::parse_response(&text)
 }
 
 /// The servers to check: strom, then the reference when it is installed.

@@ -86,6 +86,32 @@ const REQUESTS: [(&str, &str); 19] = [
     ),
 ];
 
+/// Each answer has the reference's fields and types (`skip` aside), and each request is
+/// answered by both or neither; `asked` names the requests in failures.
+fn same_shapes(
+    ours: &[Option<Value>],
+    theirs: &[Option<Value>],
+    skip: &[&str],
+    asked: &[impl std::fmt::Debug],
+) {
+    for (i, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        let (Some(a), Some(b)) = (a, b) else {
+            assert_eq!(a.is_some(), b.is_some(), "{:?}: answered?", asked[i]);
+            continue;
+        };
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        shape(a, "", skip, &mut x);
+        shape(b, "", skip, &mut y);
+        x.sort();
+        y.sort();
+        assert_eq!(
+            x, y,
+            "{:?}: fields and types, strom vs nats-server",
+            asked[i]
+        );
+    }
+}
+
 /// An APP client with a subscription and a stream, then every request in turn.
 async fn observe(server: &ServerProcess) -> Vec<Option<Value>> {
     let app = login(server, "app").await;
@@ -208,22 +234,7 @@ async fn monitoring_requests_are_answered_over_the_system_account() {
         // Omitted when zero: present only while an API request is being served.
         "data.api.inflight",
     ];
-    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        let (Some(a), Some(b)) = (a, b) else {
-            assert_eq!(a.is_some(), b.is_some(), "{:?}: answered?", REQUESTS[i]);
-            continue;
-        };
-        let (mut x, mut y) = (Vec::new(), Vec::new());
-        shape(a, "", &skip, &mut x);
-        shape(b, "", &skip, &mut y);
-        x.sort();
-        y.sort();
-        assert_eq!(
-            x, y,
-            "{:?}: fields and types, strom vs nats-server",
-            REQUESTS[i]
-        );
-    }
+    same_shapes(&ours, &theirs, &skip, &REQUESTS);
     let error = |v: &Option<Value>| v.as_ref().map(|v| (v["data"].clone(), v["error"].clone()));
     assert_eq!(
         error(&ours[11]),
@@ -297,20 +308,5 @@ async fn system_services_are_imported_into_every_account() {
     let nats = start(Some(&reference), &dir);
     let theirs = answers(&nats).await;
     let skip = ["server.feature_flags"];
-    for (i, (a, b)) in ours.iter().zip(&theirs).enumerate() {
-        let (Some(a), Some(b)) = (a, b) else {
-            assert_eq!(a.is_some(), b.is_some(), "{:?}: answered?", ASKED[i]);
-            continue;
-        };
-        let (mut x, mut y) = (Vec::new(), Vec::new());
-        shape(a, "", &skip, &mut x);
-        shape(b, "", &skip, &mut y);
-        x.sort();
-        y.sort();
-        assert_eq!(
-            x, y,
-            "{:?}: fields and types, strom vs nats-server",
-            ASKED[i]
-        );
-    }
+    same_shapes(&ours, &theirs, &skip, &ASKED);
 }

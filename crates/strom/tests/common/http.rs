@@ -20,6 +20,11 @@ pub fn get(port: u16, path: &str) -> (u16, String, String) {
     write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request sent");
     let mut text = String::new();
     s.read_to_string(&mut text).expect("response read");
+    parse_response(&text)
+}
+
+/// An HTTP/1.x response's status code, content type and body.
+pub fn parse_response(text: &str) -> (u16, String, String) {
     let (head, body) = text.split_once("\r\n\r\n").expect("a header block");
     let status = head
         .split(' ')
