@@ -69,18 +69,10 @@ impl FileLogged {
 
     /// Waits until some log file holds `needle`; returns all the text.
     fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = self.all_text();
-            if text.contains(needle) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} not logged in {WAIT:?}:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        common::poll(WAIT, || {
+            Some(self.all_text()).filter(|t| t.contains(needle))
+        })
+        .unwrap_or_else(|| panic!("{needle:?} not logged in {WAIT:?}:\n{}", self.all_text()))
     }
 
     fn signal(&self, sig: &str) {

@@ -222,14 +222,10 @@ async fn metrics_parse_and_count_what_happened() {
 
     // The JetStream client is gone (dropped above): what it was sent still counts, so the
     // sent counters never fall (Prometheus would read a fall as a reset).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let scrape_again = || {
+    let gauges = || {
         let body = get(port, "/metrics").2;
-        prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
-            .expect("Prometheus text format")
-    };
-    let after = loop {
-        let s = scrape_again();
+        let s = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_string())))
+            .expect("Prometheus text format");
         let gauge = |name: &str| {
             s.samples
                 .iter()
@@ -239,12 +235,18 @@ async fn metrics_parse_and_count_what_happened() {
                     _ => f64::NAN,
                 })
         };
-        if gauge("strom_connections") == Some(0.0) || std::time::Instant::now() > deadline {
-            break gauge("strom_messages_sent_total").expect("sent total");
-        }
-        // Async: the client's connection task must run to close.
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        (
+            gauge("strom_connections"),
+            gauge("strom_messages_sent_total"),
+        )
     };
+    // Async: the client's connection task must run to close.
+    let (_, sent) = common::poll_async(std::time::Duration::from_secs(5), || async {
+        Some(gauges()).filter(|(conns, _)| *conns == Some(0.0))
+    })
+    .await
+    .unwrap_or_else(gauges);
+    let after = sent.expect("sent total");
     let before = value("strom_messages_sent_total", &[]);
     assert!(before >= 3.0, "the PubAcks were sent: {before}");
     assert!(after >= before, "sent total fell from {before} to {after}");
@@ -355,15 +357,13 @@ fn varz_counts_stale_connections_as_nats_server_does() {
         raw.send(common::CONNECT);
         let closed = raw.until_closed();
         assert!(closed.contains("-ERR 'Stale Connection'"), "{closed}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        let varz = loop {
-            let v: serde_json::Value =
-                serde_json::from_str(&get(port, "/varz").2).expect("varz is JSON");
-            if v["stale_connections"] == 1 || std::time::Instant::now() > deadline {
-                break v;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
+        let varz_now = || -> serde_json::Value {
+            serde_json::from_str(&get(port, "/varz").2).expect("varz is JSON")
         };
+        let varz = common::poll(std::time::Duration::from_secs(5), || {
+            Some(varz_now()).filter(|v| v["stale_connections"] == 1)
+        })
+        .unwrap_or_else(varz_now);
         assert!(
             varz["cpu"].is_f64() || varz["cpu"].is_u64(),
             "{}",

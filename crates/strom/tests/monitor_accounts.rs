@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::http::{free_port, get, shape};
 use common::{reference_or_skip, ServerProcess};
@@ -65,14 +65,14 @@ async fn observe(server: &ServerProcess, port: u16) -> Vec<(u16, Value)> {
     drop(sub);
     app.drain().await.expect("app leaves");
     drop(app);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while json(port, "/accstatz")["account_statz"]
-        .as_array()
-        .is_some_and(|a| a.iter().any(|x| x["acc"] == "APP"))
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // APP's client leaves asynchronously; the answers are read once it is gone.
+    common::poll_async(Duration::from_secs(5), || async {
+        let gone = !json(port, "/accstatz")["account_statz"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["acc"] == "APP"));
+        gone.then_some(())
+    })
+    .await;
     let out = PATHS
         .iter()
         .map(|p| {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::http::{free_port, get, shape, start};
 use common::{Raw, ServerProcess, TempDir, CONNECT};
@@ -18,14 +18,10 @@ fn connz(port: u16, query: &str) -> Value {
 
 /// Polls `query` until `done` holds for its answer (counters settle after a client leaves).
 fn connz_until(port: u16, query: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let v = connz(port, query);
-        if done(&v) || Instant::now() > deadline {
-            return v;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::poll(Duration::from_secs(5), || {
+        Some(connz(port, query)).filter(&done)
+    })
+    .unwrap_or_else(|| connz(port, query))
 }
 
 /// A raw client named `name` that subscribes to `sub` and publishes one message to itself.

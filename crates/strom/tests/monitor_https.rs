@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::http::free_port;
 use common::pki::Pki;
@@ -124,16 +124,10 @@ fn run_to_exit(bin: &Path, args: &[&str], config: Option<&str>) -> (bool, String
         .stderr(Stdio::piped())
         .spawn()
         .expect("server starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("waits") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("{} did not exit", bin.display());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = common::poll(Duration::from_secs(10), || child.try_wait().ok().flatten())
+    else {
+        let _ = child.kill();
+        panic!("{} did not exit", bin.display());
     };
     let mut stderr = String::new();
     child

@@ -223,14 +223,43 @@ impl ServerProcess {
 
     /// Waits for the process to exit, returning whether it exited successfully.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(10));
+        poll(timeout, || self.child.try_wait().ok().flatten())
+    }
+}
+
+/// How often [`poll`] and [`poll_async`] look again.
+const POLL_EVERY: Duration = Duration::from_millis(5);
+
+/// Asks `probe` until it has an answer or `within` has passed (then `None`): for state that
+/// settles asynchronously (counters after a client leaves, a process exiting, a file written),
+/// where there is no event to wait on.
+pub fn poll<T>(within: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
         }
-        None
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(POLL_EVERY);
+    }
+}
+
+/// [`poll`] for an async probe, without blocking the runtime.
+pub async fn poll_async<T, F: std::future::Future<Output = Option<T>>>(
+    within: Duration,
+    mut probe: impl FnMut() -> F,
+) -> Option<T> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = probe().await {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
     }
 }
 
