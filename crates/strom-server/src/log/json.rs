@@ -75,15 +75,9 @@ fn push_str(out: &mut String, s: &str) {
 mod tests {
     use super::*;
     use crate::log::ClientLabel;
-    use chrono::TimeZone;
 
     fn stamp() -> Stamp {
-        let utc = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 23, 18, 34, 12)
-            .single()
-            .expect("valid date")
-            + chrono::Duration::nanoseconds(112_202_999);
-        Stamp { utc, in_utc: true }
+        crate::log::test_stamp()
     }
 
     #[test]

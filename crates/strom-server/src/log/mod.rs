@@ -382,6 +382,18 @@ macro_rules! client_log {
     };
 }
 
+/// A fixed time (2026-11-23 18:34:12.112202999 UTC) for the line-shape tests.
+#[cfg(test)]
+fn test_stamp() -> Stamp {
+    use chrono::TimeZone;
+    let utc = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 23, 18, 34, 12)
+        .single()
+        .expect("valid date")
+        + chrono::Duration::nanoseconds(112_202_999);
+    Stamp { utc, in_utc: true }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

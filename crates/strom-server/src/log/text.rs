@@ -72,15 +72,9 @@ fn push_time(out: &mut String, stamp: &Stamp) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     fn stamp() -> Stamp {
-        let utc = chrono::Utc
-            .with_ymd_and_hms(2026, 11, 23, 18, 34, 12)
-            .single()
-            .expect("valid date")
-            + chrono::Duration::nanoseconds(112_202_999);
-        Stamp { utc, in_utc: true }
+        crate::log::test_stamp()
     }
 
     #[test]
