@@ -95,6 +95,12 @@ impl Subscription {
         }
     }
 
+    /// Makes this (internal) subscription a member of the queue group `queue`.
+    pub fn in_queue(mut self, queue: &str) -> Self {
+        self.queue = Some(Bytes::copy_from_slice(queue.as_bytes()));
+        self
+    }
+
     /// The client holding this subscription; `None` for the server's own.
     #[inline]
     pub fn client(&self) -> Option<&Arc<ClientHandle>> {

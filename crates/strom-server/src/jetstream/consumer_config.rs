@@ -236,6 +236,20 @@ pub struct ConsumerConfig {
         skip_serializing_if = "is_false"
     )]
     pub mem_storage: bool,
+    /// A consumer of a mirror or source (nats-server's internal "direct" consumer).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub direct: bool,
+    /// Set by a mirror or sourcing stream on the consumer it asks its origin for.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_false"
+    )]
+    pub sourcing: bool,
     #[serde(
         default,
         deserialize_with = "null_as_default",
@@ -270,6 +284,12 @@ impl ConsumerConfig {
     /// Whether the consumer outlives its subscribers: it has a durable name.
     pub fn is_durable(&self) -> bool {
         !self.durable_name.is_empty()
+    }
+
+    /// Whether this is the internal consumer of a mirror or sourcing stream: not listed, not
+    /// counted against limits, never stored (nats-server's direct sourcing consumer).
+    pub fn is_sourcing(&self) -> bool {
+        self.direct && self.sourcing
     }
 
     /// Whether messages are pushed to a subject rather than pulled.

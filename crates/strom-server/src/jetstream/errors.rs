@@ -84,7 +84,24 @@ pub enum JsError {
     MemoryExceeded,
     /// JSStreamMaxBytesRequired.
     MaxBytesRequired,
-    /// An error of the consumer API, by its err_code, with nats-server's code and description
+    /// JSMirrorInvalidSubjectFilter: a mirror transform's source is not a subject.
+    MirrorInvalidSubjectFilter(String),
+    /// JSMirrorInvalidTransformDestination.
+    MirrorInvalidTransformDestination(String),
+    /// JSSourceInvalidSubjectFilter: a source transform's source is not a subject.
+    SourceInvalidSubjectFilter(String),
+    /// JSSourceInvalidTransformDestination.
+    SourceInvalidTransformDestination(String),
+    /// JSStreamInvalidExternalDeliverySubjErrF: the prefix.
+    ExternalDeliverPrefixWildcards(String),
+    /// JSStreamExternalDelPrefixOverlapsErrF: a local origin's subject would catch what
+    /// comes back under the deliver prefix.
+    ExternalDeliverPrefixOverlaps { prefix: String, subject: String },
+    /// JSStreamExternalApiOverlapErrF: the prefix overlaps `$JS.API`.
+    ExternalApiOverlap(String),
+    /// JSPedanticErrF: what pedantic mode refuses to adjust.
+    Pedantic(String),
+    /// An error with a fixed text, by its err_code, with nats-server's code and description
     /// from [`CODED`].
     Coded(u16),
     /// An error whose description is built at run time: code, err_code, description.
@@ -101,6 +118,11 @@ const CODED: &[(u16, u16, &str)] = &[
     (10019, 400, "consumer expected to be ephemeral but detected a durable name set in subject"),
     (10020, 400, "consumer expected to be ephemeral but a durable name was set in request"),
     (10026, 400, "maximum consumers limit reached"),
+    (10030, 400, "stream mirror must have max message size >= source"),
+    (10031, 400, "stream mirrors can not also contain other sources"),
+    (10034, 400, "stream mirrors can not contain subjects"),
+    (10046, 400, "stream source must have max message size >= target"),
+    (10055, 400, "stream mirror configuration can not be updated"),
     (10078, 400, "consumer config required"),
     (10079, 400, "consumer deliver subject has wildcards"),
     (10080, 400, "consumer in push mode can not set max waiting"),
@@ -130,18 +152,34 @@ const CODED: &[(u16, u16, &str)] = &[
     (10137, 400, "consumer with multiple subject filters cannot use subject based API"),
     (10138, 400, "consumer subject filters cannot overlap"),
     (10139, 400, "consumer filter in FilterSubjects cannot be empty"),
+    (10140, 400, "duplicate source configuration detected"),
+    (10141, 400, "sourced stream name is invalid"),
+    (10142, 400, "mirrored stream name is invalid"),
+    (10143, 400, "stream mirrors can not have first sequence configured"),
+    (10144, 400, "source with multiple subject transforms cannot also have a single subject filter"),
+    (10147, 400, "source filters can not overlap"),
     (10148, 400, "consumer already exists"),
     (10149, 400, "consumer does not exist"),
+    (10150, 400, "mirror with multiple subject transforms cannot also have a single subject filter"),
+    (10152, 400, "mirror subject filters can not overlap"),
     (10159, 400, "Setting PriorityPolicy requires at least one PriorityGroup to be set"),
     (10161, 400, "Group name cannot be an empty string"),
     (10162, 400, "Valid priority group name must match A-Z, a-z, 0-9, -_/=)+ and may not exceed 16 characters"),
+    (10173, 400, "stream mirrors can not also calculate counters"),
     (10178, 400, "priority groups can not be used with push consumers"),
     (10181, 400, "consumer ack policy invalid"),
     (10182, 400, "consumer replay policy invalid"),
     (10183, 400, "consumer ack wait needs to be positive"),
     (10184, 400, "consumer backoff needs to be positive"),
+    (10186, 400, "stream mirrors can not also schedule messages"),
+    (10187, 400, "stream source can not also schedule messages"),
     (10196, 400, "consumer can not have priority groups when policy is none"),
     (10197, 400, "PinnedTTL cannot be set when PriorityPolicy is none"),
+    (10198, 400, "stream mirrors can not also use atomic publishing"),
+    (10209, 400, "stream mirrors can not also use batch publishing"),
+    (10213, 400, "stream mirror consumer config is invalid"),
+    (10215, 400, "stream source consumer config is invalid"),
+    (10216, 400, "duplicate stream source consumer detected"),
 ];
 
 impl JsError {
@@ -233,6 +271,34 @@ impl JsError {
                 10113,
                 "account requires a stream config to have max bytes set".into(),
             ),
+            JsError::MirrorInvalidSubjectFilter(e) => {
+                (400, 10151, format!("mirror transform source: {e}"))
+            }
+            JsError::MirrorInvalidTransformDestination(e) => {
+                (400, 10154, format!("mirror transform: {e}"))
+            }
+            JsError::SourceInvalidSubjectFilter(e) => {
+                (400, 10145, format!("source transform source: {e}"))
+            }
+            JsError::SourceInvalidTransformDestination(e) => {
+                (400, 10146, format!("source transform: {e}"))
+            }
+            JsError::ExternalDeliverPrefixWildcards(p) => (
+                400,
+                10024,
+                format!("stream external delivery prefix {p} must not contain wildcards"),
+            ),
+            JsError::ExternalDeliverPrefixOverlaps { prefix, subject } => (
+                400,
+                10022,
+                format!("stream external delivery prefix {prefix} overlaps with stream subject {subject}"),
+            ),
+            JsError::ExternalApiOverlap(p) => (
+                400,
+                10021,
+                format!("stream external api prefix {p} must not overlap with $JS.API"),
+            ),
+            JsError::Pedantic(e) => (400, 10157, format!("pedantic mode: {e}")),
             JsError::Coded(err_code) => match CODED.iter().find(|(e, _, _)| e == err_code) {
                 Some((e, code, text)) => (*code, *e, (*text).to_string()),
                 None => (500, *err_code, "unknown error".into()),

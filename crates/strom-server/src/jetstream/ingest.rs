@@ -18,6 +18,7 @@ use strom_store::Store;
 
 use super::commit::{Batch, Committer, Reply};
 use super::errors::JsError;
+use super::sourcing::link::Origin;
 use super::stream::Stream;
 use super::stream_config::{Discard, Storage, StreamConfig};
 use super::wire::now_nanos;
@@ -38,6 +39,7 @@ pub const EXPECTED_LAST_SUBJ_SEQ_SUBJECT: &[u8] = b"Nats-Expected-Last-Subject-S
 pub const EXPECTED_LAST_MSG_ID: &[u8] = b"Nats-Expected-Last-Msg-Id";
 pub const ROLLUP: &[u8] = b"Nats-Rollup";
 pub const TTL: &[u8] = b"Nats-TTL";
+pub const STREAM_SOURCE: &[u8] = b"Nats-Stream-Source";
 
 /// A message a stream captured.
 pub struct Inbound {
@@ -47,6 +49,22 @@ pub struct Inbound {
     pub payload: Bytes,
     /// When the stream captured it, for the publish latency; set when it has a reply.
     pub captured: Option<Instant>,
+    /// Set when it came from a mirror's or source's origin (or is a flow-control answer).
+    pub origin: Option<Origin>,
+}
+
+impl Inbound {
+    /// A message from an origin, without subject or contents yet.
+    pub fn sourced(origin: Origin) -> Inbound {
+        Inbound {
+            subject: Bytes::new(),
+            reply: None,
+            headers: None,
+            payload: Bytes::new(),
+            captured: None,
+            origin: Some(origin),
+        }
+    }
 }
 
 /// What a writer's queue carries.
@@ -251,8 +269,12 @@ impl Writer {
             let mut store = stream.store.lock();
             self.batch_base = store.state().bytes;
             stream.account_bytes(self.batch_base);
-            for m in batch.drain(..) {
-                let body = self.store_one(&mut **store, &cfg, &m, now);
+            for mut m in batch.drain(..) {
+                if let Some(origin) = m.origin.take() {
+                    self.store_sourced(&mut **store, &cfg, m, origin, now);
+                    continue;
+                }
+                let body = self.store_one(&mut **store, &cfg, &m, now, false);
                 if let Some(to) = m.reply {
                     if !cfg.no_ack {
                         replies.push(Reply {
@@ -306,6 +328,7 @@ impl Writer {
         cfg: &StreamConfig,
         m: &Inbound,
         now: i64,
+        sourced: bool,
     ) -> Result<(u64, bool), JsError> {
         let hdr: &[u8] = m.headers.as_deref().unwrap_or(&[]);
         if let Some(e) = &self.broken {
@@ -322,6 +345,13 @@ impl Writer {
         let mut rollup: Option<&[u8]> = None;
         let mut msg_id: Option<&[u8]> = None;
         if !hdr.is_empty() {
+            if !sourced && headers::get(hdr, STREAM_SOURCE).is_some() {
+                return Err(JsError::Text(
+                    400,
+                    10227,
+                    "message stream source header is not allowed".into(),
+                ));
+            }
             if let Some(s) = headers::get(hdr, EXPECTED_STREAM) {
                 if s != cfg.name.as_bytes() {
                     return Err(JsError::StreamNotMatch);
@@ -329,10 +359,16 @@ impl Writer {
             }
             if let Some(v) = headers::get(hdr, TTL) {
                 let t = parse_ttl(v);
-                if !cfg.allow_msg_ttl && !matches!(t, Ok(0)) {
-                    return Err(JsError::TtlDisabled);
+                if sourced {
+                    // Copied from an origin: its TTL counts here only if this stream
+                    // allows TTLs, and is never a reason to refuse the message.
+                    ttl = t.ok().filter(|_| cfg.allow_msg_ttl).unwrap_or(0);
+                } else {
+                    if !cfg.allow_msg_ttl && !matches!(t, Ok(0)) {
+                        return Err(JsError::TtlDisabled);
+                    }
+                    ttl = t?;
                 }
-                ttl = t?;
             }
             if let Some(v) = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ).and_then(parse_u64) {
                 let on: &[u8] = headers::get(hdr, EXPECTED_LAST_SUBJ_SEQ_SUBJECT)
@@ -363,17 +399,21 @@ impl Writer {
                     ));
                 }
             }
-            if let Some(r) = headers::get(hdr, ROLLUP) {
+            if let Some(r) = headers::get(hdr, ROLLUP).filter(|_| {
+                // A copied rollup applies only where this stream allows rollups.
+                !sourced || (cfg.allow_rollup_hdrs && !cfg.deny_purge)
+            }) {
                 if !cfg.allow_rollup_hdrs {
                     return Err(JsError::RollupFailed("rollup not permitted".into()));
                 }
-                if r != b"sub" && r != b"all" {
+                if r == b"sub" || r == b"all" {
+                    rollup = Some(r);
+                } else if !sourced {
                     return Err(JsError::RollupFailed(format!(
                         "rollup value invalid: {:?}",
                         String::from_utf8_lossy(r)
                     )));
                 }
-                rollup = Some(r);
             }
         }
         if cfg.max_msg_size >= 0 && (hdr.len() + m.payload.len()) as i64 > cfg.max_msg_size {
@@ -418,21 +458,7 @@ impl Writer {
                     .compact(seq)
                     .map_err(|e| JsError::StoreFailed(e.to_string()))?;
             }
-            Some(_) => {
-                let mut older = Vec::new();
-                store.scan(0, &mut |s, subj| {
-                    if s >= seq {
-                        return false;
-                    }
-                    if subj == subject {
-                        older.push(s);
-                    }
-                    true
-                });
-                for s in older {
-                    let _ = store.delete(s);
-                }
-            }
+            Some(_) => self.rollup_subject(store, subject, seq),
             None => {}
         }
         let limits = limits_of(cfg);
@@ -450,6 +476,145 @@ impl Writer {
             let _ = store.delete(seq);
         }
         Ok((seq, false))
+    }
+
+    /// Stores a message from a mirror's or source's origin, or answers a flow-control
+    /// request once what came before it is stored.
+    fn store_sourced(
+        &mut self,
+        store: &mut dyn Store,
+        cfg: &StreamConfig,
+        m: Inbound,
+        origin: Origin,
+        now: i64,
+    ) {
+        match origin {
+            // Answered with the batch's republished copies, once it is durable: an origin may
+            // take the answer as an acknowledgement of everything before it.
+            Origin::Flow { reply, at } => self.outgoing.push((
+                reply.to_vec(),
+                super::sourcing::link::flow_answer(at),
+                Bytes::new(),
+            )),
+            Origin::Source {
+                link,
+                seq,
+                ident,
+                before,
+            } => match self.store_one(store, cfg, &m, now, true) {
+                Ok((_, false)) => self.stream.note_sourced(&link.iname, seq, &ident),
+                Ok((_, true)) => {}
+                Err(e) => {
+                    if !matches!(e, JsError::StoreFailed(_)) || self.broken.is_some() {
+                        crate::warn!(
+                            "Error processing inbound source \"{}\" for '{} > {}': {}",
+                            link.iname,
+                            self.stream.account.name,
+                            self.stream.name,
+                            e.api().description
+                        );
+                    }
+                    link.refused(before);
+                }
+            },
+            Origin::Mirror { link, seq, ts, gap } => {
+                if let Err(e) = self.store_mirrored(store, cfg, &m, seq, ts, gap) {
+                    let last = store.state().last_seq;
+                    if let Some(e) = e {
+                        crate::warn!(
+                            "Error processing inbound mirror message for '{}' > '{}': {}",
+                            self.stream.account.name,
+                            self.stream.name,
+                            e.api().description
+                        );
+                    }
+                    link.realign(last);
+                }
+            }
+        }
+    }
+
+    /// Stores a mirrored message at the origin's sequence `seq` and time `ts`. `Err(None)`:
+    /// the sequence does not follow the mirror's last (the link starts again after it).
+    fn store_mirrored(
+        &mut self,
+        store: &mut dyn Store,
+        cfg: &StreamConfig,
+        m: &Inbound,
+        seq: u64,
+        ts: i64,
+        gap: bool,
+    ) -> Result<(), Option<JsError>> {
+        if let Some(e) = &self.broken {
+            return Err(Some(JsError::StoreFailed(format!(
+                "stream store failed: {e}"
+            ))));
+        }
+        if cfg.sealed {
+            return Err(Some(JsError::Sealed));
+        }
+        let st = store.state();
+        if st.last_seq + 1 != seq {
+            let moved = if st.last_seq >= seq {
+                // Already held: a delivery of an earlier setup got here first.
+                return Ok(());
+            } else if st.msgs == 0 && (st.last_seq == 0 || gap) {
+                store.compact(seq).map(|_| ())
+            } else if gap {
+                store.skip_to(seq)
+            } else {
+                return Err(None);
+            };
+            moved.map_err(|e| Some(JsError::StoreFailed(e.to_string())))?;
+        }
+        let transformed = self.transform.as_ref().and_then(|t| t.apply(&m.subject));
+        let subject: &[u8] = transformed.as_deref().unwrap_or(&m.subject);
+        let hdr: &[u8] = m.headers.as_deref().unwrap_or(&[]);
+        if cfg.discard == Discard::New {
+            self.check_discard_new(store, cfg, subject, hdr, &m.payload)
+                .map_err(Some)?;
+        }
+        let previous = self
+            .republish
+            .as_ref()
+            .and_then(|_| store.last_seq_for(subject))
+            .unwrap_or(0);
+        let stored = store
+            .append(subject, hdr, &m.payload, ts)
+            .map_err(|e| Some(JsError::StoreFailed(e.to_string())))?;
+        self.republish_one(subject, hdr, &m.payload, stored, ts, previous);
+        self.dirty = true;
+        self.last_msg_id = Bytes::new();
+        if cfg.allow_rollup_hdrs && !cfg.deny_purge {
+            match headers::get(hdr, ROLLUP) {
+                Some(b"all") => {
+                    let _ = store.compact(stored);
+                }
+                Some(b"sub") => self.rollup_subject(store, subject, stored),
+                _ => {}
+            }
+        }
+        let limits = limits_of(cfg);
+        strom_store::enforce(store, &limits, now_nanos(), Some(subject))
+            .map_err(|e| Some(JsError::StoreFailed(e.to_string())))?;
+        Ok(())
+    }
+
+    /// Removes the older messages of `subject` below `seq` (`Nats-Rollup: sub`).
+    fn rollup_subject(&self, store: &mut dyn Store, subject: &[u8], seq: u64) {
+        let mut older = Vec::new();
+        store.scan(0, &mut |s, subj| {
+            if s >= seq {
+                return false;
+            }
+            if subj == subject {
+                older.push(s);
+            }
+            true
+        });
+        for s in older {
+            let _ = store.delete(s);
+        }
     }
 
     /// Queues the republished copy of a stored message (sent once the batch is durable), with

@@ -20,6 +20,8 @@ mod keycheck;
 pub mod latency;
 pub mod meta;
 pub mod snapshot;
+pub mod source_config;
+pub mod sourcing;
 pub mod stream;
 pub mod stream_config;
 pub mod usage;

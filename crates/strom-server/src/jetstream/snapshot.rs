@@ -304,8 +304,8 @@ pub fn restore(
     {
         config["name"] = serde_json::Value::from(name);
     }
-    let cfg = StreamConfig::for_create(config.to_string().as_bytes(), name)?;
-    cfg.validate()?;
+    let cfg = StreamConfig::for_restore(config.to_string().as_bytes(), name)?
+        .checked(&super::api::stream_configs(jsa))?;
     if jsa.streams.read().contains_key(name) {
         return Err(JsError::StreamNameExistRestore);
     }

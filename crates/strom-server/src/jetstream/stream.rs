@@ -16,6 +16,7 @@ use super::consumer::Consumer;
 use super::errors::JsError;
 use super::ingest::{self, Inbound, Work};
 use super::meta::{self, Meta};
+use super::sourcing::{self, Sourcing};
 use super::stream_config::{Storage, StreamConfig};
 use super::wire::{self, StateJson};
 use crate::account::Account;
@@ -56,6 +57,13 @@ pub struct Stream {
     pub write_error: Arc<Mutex<Option<String>>>,
     /// From capture to PubAck, for `/metrics`.
     pub publish_latency: super::latency::PublishLatency,
+    /// The mirror or sources, while the stream has them and runs.
+    sourcing: Mutex<Option<Arc<Sourcing>>>,
+    /// Where each source stands in its origin (the last origin sequence stored).
+    sources_state: Mutex<sourcing::state::Positions>,
+    /// A mirror came within a few messages of its origin: with `mirror_direct`, it answers
+    /// the origin's direct gets from then on.
+    mirror_caught_up: std::sync::atomic::AtomicBool,
 }
 
 /// The internal subscription's receiver: hands each captured message to the writer.
@@ -80,6 +88,7 @@ impl Internal for Capture {
                 payload: Bytes::copy_from_slice(payload),
                 // Only a message that may be acknowledged is timed.
                 captured: reply.map(|_| std::time::Instant::now()),
+                origin: None,
             }))
             .is_ok()
     }
@@ -189,6 +198,9 @@ impl Stream {
             durable_last: AtomicU64::new(0),
             write_error: Arc::new(Mutex::new(None)),
             publish_latency: super::latency::PublishLatency::default(),
+            sourcing: Mutex::new(None),
+            sources_state: Mutex::new(Default::default()),
+            mirror_caught_up: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -414,6 +426,7 @@ impl Stream {
             Err(e) => crate::error!("Could not start the writer of stream {}: {e}", self.name),
         }
         self.subscribe();
+        self.reconfigure_sourcing();
         // Only when every consumer came back: one that did not may still need messages.
         if self.recover_consumers() && self.consumer_count() > 0 {
             self.drop_acknowledged();
@@ -431,25 +444,43 @@ impl Stream {
             return;
         };
         let capture: Arc<dyn Internal> = Arc::new(Capture { tx });
-        let (subjects, direct) = {
+        let (subjects, direct, mirror_direct) = {
             let c = self.config.read();
-            (c.subjects.clone(), c.allow_direct)
+            let origin = c
+                .mirror
+                .as_ref()
+                .filter(|m| c.mirror_direct && m.external.is_none())
+                .map(|m| m.name.clone());
+            (c.subjects.clone(), c.allow_direct, origin)
         };
-        let mut wanted: Vec<(String, Arc<dyn Internal>)> =
-            subjects.into_iter().map(|s| (s, capture.clone())).collect();
+        let mut wanted: Vec<(String, Arc<dyn Internal>, bool)> = subjects
+            .into_iter()
+            .map(|s| (s, capture.clone(), false))
+            .collect();
         if direct {
             let sink = super::api::direct::sink(self, ctx.server.clone());
             for s in super::api::direct::subjects(&self.name, ctx.domain.as_deref()) {
-                wanted.push((s, sink.clone()));
+                wanted.push((s, sink.clone(), true));
+            }
+        }
+        // A mirror answers its origin's direct gets once it has caught up.
+        if let Some(origin) =
+            mirror_direct.filter(|_| self.mirror_caught_up.load(Ordering::Acquire))
+        {
+            let sink = super::api::direct::sink_for(self, ctx.server.clone(), &origin);
+            for s in super::api::direct::subjects(&origin, ctx.domain.as_deref()) {
+                wanted.push((s, sink.clone(), true));
             }
         }
         let mut subs = self.subs.lock();
-        for (s, sink) in wanted {
-            let sub = Arc::new(Subscription::internal(
-                self.account.clone(),
-                Bytes::from(s.into_bytes()),
-                sink,
-            ));
+        for (s, sink, direct) in wanted {
+            let sub =
+                Subscription::internal(self.account.clone(), Bytes::from(s.into_bytes()), sink);
+            let sub = Arc::new(if direct {
+                sub.in_queue(super::api::direct::QUEUE)
+            } else {
+                sub
+            });
             self.account.sublist.insert(sub.clone());
             subs.push(sub);
         }
@@ -466,6 +497,10 @@ impl Stream {
     /// thread (which syncs their journals).
     pub fn stop(&self) {
         self.unsubscribe();
+        let sourcing = self.sourcing.lock().take();
+        if let Some(s) = sourcing {
+            s.stop();
+        }
         // Taken out first: the consumers' thread is joined without the pump lock held (the
         // writer's `stored` takes it to wake the thread).
         let pump = self.pump.lock().take();
@@ -477,6 +512,130 @@ impl Stream {
         }
         if let Some(h) = self.writer.lock().take() {
             let _ = h.join();
+            let next = self.store.lock().state().last_seq + 1;
+            self.save_sources_state(next);
+        }
+    }
+
+    /// What the writer and the sourcing worker need from the server, once started.
+    pub fn context(&self) -> Option<ingest::Context> {
+        self.ctx.lock().clone()
+    }
+
+    /// The writer's queue, while it runs.
+    pub fn writer(&self) -> Option<mpsc::Sender<Work>> {
+        self.tx.lock().clone()
+    }
+
+    /// Starts, updates or stops the mirror and sources after a (re)start or an update.
+    pub fn reconfigure_sourcing(self: &Arc<Self>) {
+        let wanted = {
+            let c = self.config.read();
+            c.mirror.is_some() || !c.sources.is_empty()
+        };
+        let mut current = self.sourcing.lock();
+        match (&*current, wanted) {
+            (Some(s), true) => s.send(sourcing::Cmd::Reconfigure),
+            (None, true) if self.tx.lock().is_some() => {
+                *current = Sourcing::start(self).map(Arc::new);
+            }
+            (Some(_), false) => {
+                if let Some(s) = current.take() {
+                    drop(current);
+                    s.stop();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A stream was created in the account: a mirror or source waiting for it tries now.
+    pub fn origin_created(&self) {
+        if let Some(s) = self.sourcing.lock().as_ref() {
+            s.send(sourcing::Cmd::Kick);
+        }
+    }
+
+    /// The mirror is within a few messages of its origin (nats-server: fewer than 10
+    /// pending): with `mirror_direct` it starts answering the origin's direct gets.
+    pub fn mirror_caught_up(self: &Arc<Self>) {
+        if !self.mirror_caught_up.swap(true, Ordering::AcqRel) && self.config.read().mirror_direct {
+            self.subscribe();
+        }
+    }
+
+    /// A stream of the account was deleted: a mirror or source taking from it learns now.
+    pub fn origin_deleted(&self, name: &str) {
+        if let Some(s) = self.sourcing.lock().as_ref() {
+            s.send(sourcing::Cmd::OriginGone(name.to_string()));
+        }
+    }
+
+    /// The writer stored a message from the source `iname`, origin sequence `seq`.
+    pub fn note_sourced(&self, iname: &str, seq: u64, ident: &str) {
+        let mut st = self.sources_state.lock();
+        let p = st.entry(iname.to_string()).or_default();
+        p.seq = seq;
+        if p.ident != ident {
+            p.ident = ident.to_string();
+        }
+    }
+
+    /// The source `iname`'s origin was recreated: its position is gone.
+    pub fn forget_source(&self, iname: &str) {
+        self.sources_state.lock().remove(iname);
+    }
+
+    /// Where the sources `inames` stand: as the writer noted, else as saved and stored.
+    pub fn source_positions(&self, inames: &[String]) -> sourcing::state::Positions {
+        let missing: Vec<String> = {
+            let st = self.sources_state.lock();
+            inames
+                .iter()
+                .filter(|n| !st.contains_key(*n))
+                .cloned()
+                .collect()
+        };
+        if !missing.is_empty() {
+            let found = {
+                let store = self.store.lock();
+                sourcing::state::recover(
+                    self.dir.as_deref(),
+                    &**store,
+                    &missing,
+                    self.crypto.as_deref(),
+                )
+            };
+            let mut st = self.sources_state.lock();
+            for (k, v) in found {
+                st.entry(k).or_insert(v);
+            }
+        }
+        let st = self.sources_state.lock();
+        inames
+            .iter()
+            .filter_map(|n| st.get(n).map(|p| (n.clone(), p.clone())))
+            .collect()
+    }
+
+    /// Saves where the sources stand, covering every message below `next` (at a stop, and
+    /// before a purge removes the messages that say it; the caller holds the store lock then,
+    /// so that nothing is stored between).
+    pub fn save_sources_state(&self, next: u64) {
+        let Some(dir) = self.dir.as_ref() else {
+            return;
+        };
+        let positions = self.sources_state.lock().clone();
+        let file = dir.join(sourcing::state::FILE);
+        if positions.is_empty() && !file.exists() {
+            return;
+        }
+        if let Err(e) = sourcing::state::save(dir, &positions, next, self.crypto.as_deref()) {
+            crate::error!(
+                "JetStream stream '{} > {}' could not save its sourcing state: {e}",
+                self.account.name,
+                self.name
+            );
         }
     }
 
@@ -534,7 +693,17 @@ impl Stream {
     }
 
     pub fn info(&self, subjects_filter: Option<&str>, deleted_details: bool) -> wire::StreamInfo {
+        let sourcing = self.sourcing.lock().clone();
+        let (mirror, sources) = match &sourcing {
+            Some(s) => {
+                let positions = self.sources_state.lock().clone();
+                (s.mirror_info(), s.sources_info(&positions))
+            }
+            None => (None, Vec::new()),
+        };
         wire::StreamInfo {
+            mirror,
+            sources,
             config: self.config.read().clone(),
             created: wire::time_json(self.created),
             state: self.state(subjects_filter, deleted_details),
@@ -602,8 +771,18 @@ pub fn state_of(
 }
 
 impl Stream {
-    /// How many consumers the stream has.
+    /// How many consumers the stream has (the internal ones of mirrors and sources aside).
     pub fn consumer_count(&self) -> usize {
-        self.consumers.read().len()
+        self.consumers
+            .read()
+            .values()
+            .filter(|c| !c.is_sourcing())
+            .count()
+    }
+
+    /// The stream's identity: a hash of its creation time, which tells a sourcing stream that
+    /// its origin was deleted and created again.
+    pub fn identity(&self) -> String {
+        super::source_config::get_hash(&wire::time_json(self.created))
     }
 }

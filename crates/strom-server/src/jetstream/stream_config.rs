@@ -1,12 +1,14 @@
 //! A stream's configuration as the JetStream API carries it, with the defaults nats-server
-//! fills in and the checks it makes on create. Field names, order and defaults follow
-//! nats-server 2.15.1's `StreamConfig` (the test below pins a captured response).
+//! fills in and the checks it makes on create and update. Field names, order and defaults
+//! follow nats-server 2.15.1's `StreamConfig` (the test below pins a captured response); a
+//! mirror's and sources' own fields and checks are in [`super::source_config`].
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::errors::JsError;
+use super::source_config::{self, StreamLookup, StreamSource};
 use crate::transform::Transform;
 
 /// nats-server's default duplicate window: two minutes, in nanoseconds.
@@ -72,6 +74,17 @@ fn null_as_one<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
     Ok(Option::<i64>::deserialize(d)?.unwrap_or(1))
 }
 
+/// `sources` as Go reads them: `null` is none, and a `null` entry is a source without a name,
+/// which the checks refuse as nats-server refuses a nil source.
+fn null_sources<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<StreamSource>, D::Error> {
+    let sources = Option::<Vec<Option<StreamSource>>>::deserialize(d)?;
+    Ok(sources
+        .unwrap_or_default()
+        .into_iter()
+        .map(Option::unwrap_or_default)
+        .collect())
+}
+
 fn minus_one() -> i64 {
     -1
 }
@@ -95,7 +108,12 @@ pub struct StreamConfig {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Empty (and left out) only for mirrors and sourcing streams.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub subjects: Vec<String>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub retention: Retention,
@@ -124,15 +142,24 @@ pub struct StreamConfig {
         skip_serializing_if = "is_false"
     )]
     pub no_ack: bool,
-    /// Nanoseconds; filled in from `max_age` when not given.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Nanoseconds; filled in from `max_age` when not given, except for mirrors and sourcing
+    /// streams, which keep 0 and leave it out.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "is_zero"
+    )]
     pub duplicate_window: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placement: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sources: Option<serde_json::Value>,
+    pub mirror: Option<StreamSource>,
+    #[serde(
+        default,
+        deserialize_with = "null_sources",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub sources: Vec<StreamSource>,
     #[serde(default, deserialize_with = "null_as_default")]
     pub compression: Compression,
     #[serde(
@@ -196,17 +223,27 @@ const MAX_NAME_LEN: usize = 255;
 /// nats-server's `JSMaxDescriptionLen`.
 const MAX_DESCRIPTION_LEN: usize = 4096;
 
-/// Whether a stream (or consumer) name is valid: not empty, none of `.`, `*`, `>`, `\`, `/`,
-/// no whitespace.
+/// Whether a stream (or consumer) name is valid, as nats-server's `isValidAssetName`: not
+/// empty, none of `.`, `*`, `>`, `\`, `/`, space, tab, CR, LF or form feed.
 pub fn is_valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && !name
-            .chars()
-            .any(|c| matches!(c, '.' | '*' | '>' | '\\' | '/') || c.is_whitespace())
+    !name.is_empty() && !name.contains(['.', '*', '>', '\\', '/', ' ', '\t', '\r', '\n', '\x0c'])
 }
 
 fn invalid(msg: &str) -> JsError {
     JsError::InvalidStreamConfig(msg.into())
+}
+
+/// A request that is not the JSON expected; an unknown field in a nested object (a mirror's
+/// or source's) is named as Go's strict decoding names it.
+fn json_error(e: serde_json::Error) -> JsError {
+    let text = e.to_string();
+    let unknown = text
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split('`').next());
+    match unknown {
+        Some(field) => JsError::InvalidJson(format!("json: unknown field {field:?}")),
+        None => JsError::InvalidJson(text),
+    }
 }
 
 /// What the server adds to `metadata`: the API level the stream needs and the server version.
@@ -219,22 +256,29 @@ fn server_metadata(meta: &mut BTreeMap<String, String>, needs_level_1: bool) {
 }
 
 impl StreamConfig {
-    /// Parses a create request for the stream named in the API subject, fills nats-server's
-    /// defaults, and makes the checks nats-server makes on a single server.
+    /// Parses a create request for the stream named in the API subject, makes the checks
+    /// nats-server's create handler makes before any other, and fills nats-server's defaults.
     ///
     /// # Errors
     /// The [`JsError`] nats-server answers with.
     pub fn for_create(json: &[u8], name_in_subject: &str) -> Result<StreamConfig, JsError> {
-        let cfg: StreamConfig = if json.iter().all(u8::is_ascii_whitespace) {
-            serde_json::from_slice(b"{}")
-        } else {
-            serde_json::from_slice(json)
+        let cfg = StreamConfig::parse(json, name_in_subject)?;
+        if cfg.sealed {
+            return Err(invalid("stream configuration for create can not be sealed"));
         }
-        .map_err(|e| JsError::InvalidJson(e.to_string()))?;
-        if cfg.name != name_in_subject {
-            return Err(JsError::StreamNameMismatch);
+        if cfg.mirror_direct && cfg.mirror.is_none() {
+            return Err(invalid("stream has no mirror but does have mirror direct"));
         }
         cfg.with_defaults()
+    }
+
+    /// Parses the configuration of a stream being restored: as a create, without the create
+    /// handler's own checks (a restored stream may be sealed, as nats-server allows).
+    ///
+    /// # Errors
+    /// The [`JsError`] nats-server answers with.
+    pub fn for_restore(json: &[u8], name_in_subject: &str) -> Result<StreamConfig, JsError> {
+        StreamConfig::parse(json, name_in_subject)?.with_defaults()
     }
 
     /// Parses an update request: as a create, except that an empty body names no stream.
@@ -247,15 +291,31 @@ impl StreamConfig {
                 "stream name is required and can not contain '.', '*', '>', '\\', '/'",
             ));
         }
-        StreamConfig::for_create(json, name_in_subject)
+        StreamConfig::for_restore(json, name_in_subject)
     }
 
-    /// The configuration an update to `new` gives, or why nats-server refuses it.
+    /// The request's JSON, for the stream named in the subject.
+    fn parse(json: &[u8], name_in_subject: &str) -> Result<StreamConfig, JsError> {
+        let cfg: StreamConfig = if json.iter().all(u8::is_ascii_whitespace) {
+            serde_json::from_slice(b"{}")
+        } else {
+            serde_json::from_slice(json)
+        }
+        .map_err(json_error)?;
+        if cfg.name != name_in_subject {
+            return Err(JsError::StreamNameMismatch);
+        }
+        Ok(cfg)
+    }
+
+    /// The configuration an update to `new` gives, or why nats-server refuses it: the rules
+    /// of `configUpdateCheck` that follow `checkStreamCfg`, so `new` is as
+    /// [`StreamConfig::checked`] returned it.
     ///
     /// # Errors
-    /// [`JsError::InvalidStreamConfig`] with nats-server's text.
+    /// The [`JsError`] nats-server answers with.
     pub fn updated_to(&self, new: StreamConfig) -> Result<StreamConfig, JsError> {
-        new.validate()?;
+        let mut new = new;
         if new.storage != self.storage {
             return Err(invalid(
                 "stream configuration update can not change storage type",
@@ -283,15 +343,14 @@ impl StreamConfig {
                 "stream configuration update can not cancel deny purge",
             ));
         }
+        // Removing the mirror promotes the stream to a plain one; any other change, adding a
+        // mirror included, is refused.
+        if new.mirror.is_some() && new.mirror != self.mirror {
+            return Err(JsError::Coded(source_config::code::MIRROR_NOT_UPDATABLE));
+        }
         if self.allow_msg_ttl && !new.allow_msg_ttl {
             return Err(invalid("message TTL status can not be disabled"));
         }
-        if self.mirror != new.mirror {
-            return Err(JsError::InvalidStreamConfig(
-                "stream mirror configuration can not be updated".into(),
-            ));
-        }
-        let mut new = new;
         // A sealed stream keeps everything it holds, as nats-server makes it.
         if new.sealed {
             new.max_age = 0;
@@ -303,15 +362,56 @@ impl StreamConfig {
         Ok(new)
     }
 
-    /// The checks nats-server's `checkStreamCfg` makes, for a single server.
+    /// The checks nats-server's `checkStreamCfg` makes, for a single server, in its order;
+    /// returns the configuration with what depends on the account's other streams filled
+    /// in (a mirror inherits its local origin's `allow_direct` as `mirror_direct`).
+    /// `streams` are the account's streams as they are before this create or update.
     ///
     /// # Errors
     /// The [`JsError`] nats-server answers with.
-    pub fn validate(&self) -> Result<(), JsError> {
+    pub fn checked(mut self, streams: &StreamLookup) -> Result<StreamConfig, JsError> {
+        self.check_known_fields()?;
+        // `pedantic` belongs to the request, not to the configuration kept.
+        let pedantic = matches!(
+            self.other.remove("pedantic"),
+            Some(serde_json::Value::Bool(true))
+        );
+        self.check_name()?;
+        self.check_limits()?;
+        self.mirror_direct = source_config::check(&self, streams, pedantic)?;
+        self.check_subjects()?;
+        if self.subjects.is_empty() && self.mirror.is_none() && self.sources.is_empty() {
+            return Err(invalid(
+                "stream needs at least one configured subject or be a source/mirror",
+            ));
+        }
+        self.transform()?;
+        self.republish()?;
+        self.check_supported()?;
+        Ok(self)
+    }
+
+    /// Whether a boolean field Strom does not model (`allow_msg_counter`...) is set.
+    pub(crate) fn flag(&self, key: &str) -> bool {
+        matches!(self.other.get(key), Some(serde_json::Value::Bool(true)))
+    }
+
+    /// Go's strict decoding: a field nats-server does not know is a JSON error.
+    fn check_known_fields(&self) -> Result<(), JsError> {
+        match self
+            .other
+            .keys()
+            .find(|k| !UNMODELLED.contains(&k.as_str()))
+        {
+            Some(k) => Err(JsError::InvalidJson(format!("json: unknown field {k:?}"))),
+            None => Ok(()),
+        }
+    }
+
+    /// Fields nats-server knows and Strom does not serve yet are refused unless at their
+    /// zero value (checked last, so that nats-server's own errors come first).
+    fn check_supported(&self) -> Result<(), JsError> {
         for (k, v) in &self.other {
-            if !UNMODELLED.contains(&k.as_str()) {
-                return Err(JsError::InvalidJson(format!("json: unknown field {k:?}")));
-            }
             let zero = match v {
                 serde_json::Value::Null => true,
                 serde_json::Value::Bool(b) => !b,
@@ -319,10 +419,14 @@ impl StreamConfig {
                 serde_json::Value::String(s) => s.is_empty(),
                 _ => false,
             };
-            if !zero && k != "pedantic" {
+            if !zero {
                 return Err(invalid(&format!("{k} is not supported by Strom yet")));
             }
         }
+        Ok(())
+    }
+
+    fn check_name(&self) -> Result<(), JsError> {
         if !is_valid_name(&self.name) {
             return Err(invalid(
                 "stream name is required and can not contain '.', '*', '>', '\\', '/'",
@@ -342,6 +446,11 @@ impl StreamConfig {
                 "stream description is too long, maximum allowed is {MAX_DESCRIPTION_LEN}"
             )));
         }
+        Ok(())
+    }
+
+    /// Ages, the duplicate window, roll-ups, per-subject discard and delete markers.
+    fn check_limits(&self) -> Result<(), JsError> {
         if self.max_age != 0 && self.max_age < 100_000_000 {
             return Err(invalid("max age needs to be >= 100ms"));
         }
@@ -389,14 +498,12 @@ impl StreamConfig {
                 ));
             }
         }
-        self.transform()?;
-        self.republish()?;
-        if self.mirror.is_some() || self.sources.is_some() {
-            return Err(invalid(
-                "mirrors and sources are not supported by Strom yet",
-            ));
-        }
-        // In nats-server's order: each subject is checked, then compared with the later ones.
+        Ok(())
+    }
+
+    /// The subjects, in nats-server's order: each is checked, then compared with the later
+    /// ones.
+    fn check_subjects(&self) -> Result<(), JsError> {
         let mut seen = std::collections::HashSet::new();
         for (i, subj) in self.subjects.iter().enumerate() {
             let b = subj.as_bytes();
@@ -517,10 +624,13 @@ impl StreamConfig {
                 "max age can not be negative".into(),
             ));
         }
-        if cfg.subjects.is_empty() && cfg.mirror.is_none() && cfg.sources.is_none() {
+        // A mirror or sourcing stream takes what its origins send: no subjects of its own,
+        // and no duplicate window unless asked for.
+        let sourcing = cfg.mirror.is_some() || !cfg.sources.is_empty();
+        if cfg.subjects.is_empty() && !sourcing {
             cfg.subjects = vec![cfg.name.clone()];
         }
-        if cfg.duplicate_window == 0 {
+        if cfg.duplicate_window == 0 && !sourcing {
             cfg.duplicate_window = if cfg.max_age > 0 && cfg.max_age < DEFAULT_DUPLICATE_WINDOW {
                 cfg.max_age
             } else {
@@ -564,6 +674,110 @@ mod tests {
         );
     }
 
+    /// STREAM.INFO of a mirror from nats-server 2.15.1 (design notes §9.4): no
+    /// `duplicate_window`, no `subjects`.
+    const MIRROR_INFO: &str = r#"{"name":"MIR","retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":-1,"max_msg_size":-1,"discard":"old","storage":"file","num_replicas":1,"mirror":{"name":"ORIGIN"},"compression":"none","allow_direct":false,"mirror_direct":false,"sealed":false,"deny_delete":false,"deny_purge":false,"allow_rollup_hdrs":false,"consumer_limits":{},"allow_msg_ttl":false,"metadata":{"_nats.level":"5","_nats.req.level":"0","_nats.ver":"2.15.1"}}"#;
+
+    /// The KV mirror bucket as nats.go creates it, echoed by nats-server 2.15.1 (§11).
+    const KV_MIRROR: &str = r#"{"name":"KV_M","retention":"limits","max_consumers":-1,"max_msgs":-1,"max_bytes":-1,"max_age":0,"max_msgs_per_subject":5,"max_msg_size":-1,"discard":"new","storage":"file","num_replicas":1,"duplicate_window":120000000000,"mirror":{"name":"KV_A"},"compression":"none","allow_direct":true,"mirror_direct":true,"sealed":false,"deny_delete":true,"deny_purge":false,"allow_rollup_hdrs":true,"consumer_limits":{},"allow_msg_ttl":false,"metadata":{"_nats.level":"5","_nats.req.level":"0","_nats.ver":"2.15.1"}}"#;
+
+    #[test]
+    fn captured_mirror_configs_round_trip() {
+        for captured in [MIRROR_INFO, KV_MIRROR] {
+            let cfg: StreamConfig = serde_json::from_str(captured).expect("parses");
+            assert_eq!(serde_json::to_string(&cfg).expect("serializes"), captured);
+        }
+        let sources = r#"{"name":"SRC","subjects":["s"],"sources":[{"name":"ORIGIN","filter_subject":"o.a.>"},{"name":"ORIGIN","subject_transforms":[{"src":"o.b.>","dest":"bb.>"}]},{"name":"REMOTE","external":{"api":"$JS.hub.API","deliver":""}}]}"#;
+        let cfg = StreamConfig::for_create(sources.as_bytes(), "SRC")
+            .and_then(|c| c.checked(&|_| None))
+            .expect("valid");
+        let json = serde_json::to_value(&cfg).expect("serializes");
+        let given: serde_json::Value = serde_json::from_str(sources).expect("json");
+        assert_eq!(json["sources"], given["sources"]);
+    }
+
+    #[test]
+    fn mirrors_and_sourcing_streams_get_no_window_and_no_subjects() {
+        let mirror =
+            StreamConfig::for_create(br#"{"name":"MIR","mirror":{"name":"ORIGIN"}}"#, "MIR")
+                .and_then(|c| c.checked(&|_| None))
+                .expect("valid");
+        let json = serde_json::to_string(&mirror).expect("serializes");
+        assert_eq!(json, MIRROR_INFO);
+        let src = StreamConfig::for_create(br#"{"name":"S","sources":[{"name":"O"}]}"#, "S")
+            .and_then(|c| c.checked(&|_| None))
+            .expect("valid");
+        assert!(src.subjects.is_empty());
+        assert_eq!(src.duplicate_window, 0);
+        let kept = StreamConfig::for_create(
+            br#"{"name":"S","sources":[{"name":"O"}],"duplicate_window":60000000000}"#,
+            "S",
+        )
+        .expect("valid");
+        assert_eq!(kept.duplicate_window, 60_000_000_000);
+        let nulls = StreamConfig::for_create(br#"{"name":"N","mirror":null,"sources":null}"#, "N")
+            .expect("valid");
+        assert_eq!((nulls.mirror, nulls.sources.len()), (None, 0));
+        assert_eq!(nulls.duplicate_window, DEFAULT_DUPLICATE_WINDOW);
+    }
+
+    #[test]
+    fn mirror_updates_follow_nats_server() {
+        let none = |_: &str| None;
+        let create = |json: &str| {
+            StreamConfig::for_create(json.as_bytes(), "UM")
+                .and_then(|c| c.checked(&none))
+                .expect("valid")
+        };
+        let update = |old: &StreamConfig, json: &str| {
+            StreamConfig::for_update(json.as_bytes(), "UM")
+                .and_then(|new| new.checked(&none))
+                .and_then(|new| old.updated_to(new))
+                .map_err(|e| e.api().err_code)
+        };
+        let mirror = create(r#"{"name":"UM","mirror":{"name":"ORIG"}}"#);
+        let plain = create(r#"{"name":"UM","subjects":["up"]}"#);
+        assert_eq!(
+            update(&mirror, r#"{"name":"UM","mirror":{"name":"ORIG2"}}"#),
+            Err(10055)
+        );
+        assert_eq!(
+            update(
+                &mirror,
+                r#"{"name":"UM","mirror":{"name":"ORIG","filter_subject":"orig.a"}}"#
+            ),
+            Err(10055)
+        );
+        assert_eq!(
+            update(
+                &mirror,
+                r#"{"name":"UM","mirror":{"name":"ORIG"},"subjects":["um"]}"#
+            ),
+            Err(10034)
+        );
+        assert_eq!(
+            update(&plain, r#"{"name":"UM","mirror":{"name":"ORIG"}}"#),
+            Err(10055)
+        );
+        let same = update(&mirror, r#"{"name":"UM","mirror":{"name":"ORIG"}}"#).expect("no-op");
+        assert_eq!(same.mirror, mirror.mirror);
+        let promoted = update(&mirror, r#"{"name":"UM","subjects":["um.>"]}"#).expect("promotion");
+        assert_eq!(promoted.mirror, None);
+        assert_eq!(promoted.duplicate_window, DEFAULT_DUPLICATE_WINDOW);
+        let sourcing = update(
+            &plain,
+            r#"{"name":"UM","subjects":["up"],"sources":[{"name":"ORIG"}]}"#,
+        )
+        .expect("sources may be added");
+        assert_eq!(sourcing.duplicate_window, 0);
+        let changed = update(
+            &sourcing,
+            r#"{"name":"UM","subjects":["up"],"sources":[{"name":"ORIG","filter_subject":"orig.a"}]}"#,
+        )
+        .expect("sources may change");
+        assert_eq!(changed.sources[0].filter_subject, "orig.a");
+    }
+
     #[test]
     fn create_errors_match_nats_server() {
         let err = |json: &str, name: &str| {
@@ -588,6 +802,12 @@ mod tests {
             10025
         );
         assert_eq!(err("{bad", "X").api().err_code, 10025);
+        assert_eq!(
+            err(r#"{"name":"SEAL","sealed":true}"#, "SEAL")
+                .api()
+                .description,
+            "stream configuration for create can not be sealed"
+        );
         // nats-server: an empty body names no stream, so it does not match the subject.
         assert_eq!(err("", "X"), JsError::StreamNameMismatch);
         assert_eq!(err("{}", "X"), JsError::StreamNameMismatch);
@@ -601,7 +821,7 @@ mod tests {
                 .expect("name")
                 .to_string();
             StreamConfig::for_create(json.as_bytes(), &name)
-                .and_then(|c| c.validate().map(|()| c))
+                .and_then(|c| c.checked(&|_| None))
                 .map_err(|e| e.api().description)
         };
         assert!(check(r#"{"name":"OK","subjects":["a.>"]}"#).is_ok());

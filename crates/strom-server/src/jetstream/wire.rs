@@ -168,6 +168,10 @@ pub struct StreamInfo {
     pub domain: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterJson>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<super::sourcing::SourceInfo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<super::sourcing::SourceInfo>,
     pub ts: String,
 }
 

@@ -53,8 +53,10 @@ impl Transform {
                         return Err(function::error(function::OUT_OF_RANGE, t));
                     }
                     if let Some(n) = f.wildcards().into_iter().find(|&n| n == 0 || n > wildcards) {
-                        return Err(format!(
-                            "wildcard reference {n} is out of range: the source has {wildcards}"
+                        // nats-server names the token and the index: "... in {{wildcard(2)}}: [2]".
+                        return Err(function::error(
+                            function::OUT_OF_RANGE,
+                            &format!("{t}: [{n}]"),
                         ));
                     }
                     Part::Function(f)

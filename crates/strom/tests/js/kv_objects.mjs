@@ -647,12 +647,67 @@ async function objectStore(nc) {
   });
 }
 
+
+/** Polls `probe` every 50 ms until it returns true, failing after `ms`. */
+async function until(ms, probe, what) {
+  return within(ms, (async () => {
+    while (!(await probe())) await new Promise((r) => setTimeout(r, 50));
+  })(), what);
+}
+
+async function kvMirrors(nc) {
+  const kvm = new Kvm(nc);
+  const jsm = await jetstreamManager(nc);
+  let origin, mirror, sourced;
+  // nats.js reads a (non-external) mirror bucket under its own name, which holds the origin's
+  // subjects: the mirror's contents are read with direct gets on its stream.
+  const fromMirror = async (key) => {
+    try {
+      const m = await jsm.direct.getMessage("KV_mmirror", { last_by_subj: `$KV.morigin.${key}` });
+      return m ? { value: m.string(), seq: m.seq, op: m.header?.get("KV-Operation") || "PUT" } : null;
+    } catch (e) {
+      return null;
+    }
+  };
+
+  await section("kv: a mirror bucket and a sourcing bucket follow their origin", async () => {
+    origin = await kvm.create("morigin", { history: 3 });
+    await origin.put("k1", "v1");
+    await origin.put("k2", "v2");
+    await origin.put("k1", "v1b");
+    mirror = await kvm.create("mmirror", { history: 3, mirror: { name: "morigin" } });
+    sourced = await kvm.create("msourced", { history: 3, sources: [{ name: "morigin" }] });
+    await until(8000, async () => (await mirror.status()).values === 3, "the mirror holding 3 entries");
+    await until(8000, async () => (await sourced.status()).values === 3, "the sourcing bucket holding 3 entries");
+    eq(await fromMirror("k1"), { value: "v1b", seq: 3, op: "PUT" }, "k1 in the mirror (at the origin's revision)");
+    eq((await sourced.get("k2"))?.string(), "v2", "sourcing bucket get(k2)");
+    eq((await sourced.get("k1"))?.string(), "v1b", "sourcing bucket get(k1)");
+    eq((await drain(sourced.keys(), "sourcing bucket keys()")).sort(), ["k1", "k2"], "sourcing bucket keys()");
+    const hist = (await drain(sourced.history({ key: "k1" }), "sourcing bucket history(k1)")).map((e) => e.string());
+    eq(hist, ["v1", "v1b"], "sourcing bucket history(k1)");
+    const st = await mirror.status();
+    eq(st.streamInfo.config.mirror?.name, "KV_morigin", "mirror stream config");
+    eq(st.streamInfo.config.mirror_direct, true, "mirror_direct asked for by nats.js");
+    eq(st.streamInfo.mirror?.name, "KV_morigin", "mirror info block");
+  });
+
+  await section("kv: deletes and new values reach the mirror and the sourcing bucket", async () => {
+    await origin.delete("k2");
+    await origin.put("k3", "v3");
+    await until(8000, async () => (await fromMirror("k2"))?.op === "DEL", "the delete reaching the mirror");
+    await until(8000, async () => (await fromMirror("k3"))?.value === "v3", "k3 reaching the mirror");
+    await until(8000, async () => (await sourced.get("k2"))?.operation === "DEL", "the delete reaching the sourcing bucket");
+    await until(8000, async () => (await sourced.get("k3"))?.string() === "v3", "k3 reaching the sourcing bucket");
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 
 try {
   const nc = await open("kv_objects");
   await kvBuckets(nc);
   await leaseRace(nc);
+  await kvMirrors(nc);
   await objectStore(nc);
   current = "close";
   await within(5000, Promise.all(connections.map((c) => c.close())), "closing connections");

@@ -22,6 +22,9 @@ pub const PAUSE: &str = "io.nats.jetstream.api.v1.consumer_pause_response";
 pub const UNPIN: &str = "io.nats.jetstream.api.v1.consumer_unpin_response";
 pub const STEPDOWN: &str = "io.nats.jetstream.api.v1.consumer_leader_stepdown_response";
 
+/// The header naming a stream's identity, in a sourcing consumer's request and answer.
+pub const STREAM_IDENTITY: &[u8] = b"Nats-Stream-Identity";
+
 const NAMES_LIMIT: usize = 1024;
 const LIST_LIMIT: usize = 256;
 
@@ -54,15 +57,17 @@ pub fn handle(
     jsa: &JsAccount,
     t: &[&str],
     body: &[u8],
+    headers: Option<&[u8]>,
 ) -> Result<Vec<u8>, JsError> {
+    let create = |stream: &str, form: Form<'_>| create(js, jsa, stream, form, body, headers);
     match t {
-        ["CREATE", stream] => create(js, jsa, stream, Form::Ephemeral, body),
-        ["CREATE", stream, name] => create(js, jsa, stream, Form::Named(name, None), body),
+        ["CREATE", stream] => create(stream, Form::Ephemeral),
+        ["CREATE", stream, name] => create(stream, Form::Named(name, None)),
         ["CREATE", stream, name, filter @ ..] => {
             let filter = filter.join(".");
-            create(js, jsa, stream, Form::Named(name, Some(&filter)), body)
+            create(stream, Form::Named(name, Some(&filter)))
         }
-        ["DURABLE", "CREATE", stream, name] => create(js, jsa, stream, Form::Durable(name), body),
+        ["DURABLE", "CREATE", stream, name] => create(stream, Form::Durable(name)),
         ["DURABLE", "CREATE", ..] => Err(JsError::Coded(10016)),
         ["INFO", stream, name] => info(jsa, stream, name),
         ["NAMES", stream] => names(jsa, stream, body),
@@ -114,6 +119,7 @@ fn create(
     stream_name: &str,
     form: Form<'_>,
     body: &[u8],
+    headers: Option<&[u8]>,
 ) -> Result<Vec<u8>, JsError> {
     let req: CreateRequest = parse(body)?;
     let action = match req.action.as_str() {
@@ -171,6 +177,40 @@ fn create(
         return Err(JsError::ReplicasNotSupported);
     }
     let stream = find(jsa, stream_name)?;
+    let sourcing = cfg.is_sourcing() && !name.is_empty();
+    if sourcing {
+        // A mirror or sourcing stream asking: it names the origin it expects, and learns
+        // the origin's identity from the answer (a recreated origin has another).
+        let identity = stream.identity();
+        let expected = headers
+            .and_then(|h| strom_proto::headers::get(h, STREAM_IDENTITY))
+            .filter(|v| !v.is_empty());
+        if expected.is_some_and(|v| v != identity.as_bytes()) {
+            return Err(JsError::Text(
+                400,
+                10225,
+                format!("consumer's stream identity does not match: {identity}"),
+            ));
+        }
+        super::answer_headers(
+            strom_proto::headers::Builder::new()
+                .add("Nats-Stream-Identity", identity.as_bytes())
+                .finish(),
+        );
+    }
+    let (name, cfg) = if sourcing {
+        // Each request makes a consumer of its own, which goes when its stream stops
+        // listening (nats-server's name suffix for direct consumers).
+        let name = format!(
+            "{name}-{}",
+            crate::jetstream::source_config::get_hash(&wire::random_token(22))
+        );
+        cfg.name = name.clone();
+        (name, cfg)
+    } else {
+        (name, cfg)
+    };
+    let mut cfg = cfg;
     let existing = (!name.is_empty())
         .then(|| stream.consumers.read().get(&name).cloned())
         .flatten();
@@ -215,13 +255,14 @@ fn create(
         return Err(JsError::Coded(10149));
     }
     let stream_full =
-        scfg.max_consumers > 0 && stream.consumer_count() as i64 >= scfg.max_consumers;
-    let account_full =
-        jsa.limits.max_consumers > 0 && jsa.consumer_count() as i64 >= jsa.limits.max_consumers;
+        !sourcing && scfg.max_consumers > 0 && stream.consumer_count() as i64 >= scfg.max_consumers;
+    let account_full = !sourcing
+        && jsa.limits.max_consumers > 0
+        && jsa.consumer_count() as i64 >= jsa.limits.max_consumers;
     if stream_full || account_full {
         return Err(JsError::Coded(10026));
     }
-    if scfg.retention == Retention::Workqueue {
+    if scfg.retention == Retention::Workqueue && !sourcing {
         if cfg.ack_policy != AckPolicy::Explicit {
             return Err(JsError::Coded(10098));
         }
@@ -305,7 +346,13 @@ struct NamesResponse<'a> {
 fn names(jsa: &JsAccount, stream: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     let req: PageRequest = parse(body)?;
     let stream = find(jsa, stream)?;
-    let all: Vec<String> = stream.consumers.read().keys().cloned().collect();
+    let all: Vec<String> = stream
+        .consumers
+        .read()
+        .values()
+        .filter(|c| !c.is_sourcing())
+        .map(|c| c.name.clone())
+        .collect();
     let offset = req.offset.min(all.len());
     let page: Vec<String> = all.iter().skip(offset).take(NAMES_LIMIT).cloned().collect();
     Ok(json(&NamesResponse {
@@ -330,7 +377,13 @@ struct ListResponse {
 fn list(jsa: &JsAccount, stream: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     let req: PageRequest = parse(body)?;
     let stream = find(jsa, stream)?;
-    let all: Vec<Arc<Consumer>> = stream.consumers.read().values().cloned().collect();
+    let all: Vec<Arc<Consumer>> = stream
+        .consumers
+        .read()
+        .values()
+        .filter(|c| !c.is_sourcing())
+        .cloned()
+        .collect();
     let offset = req.offset.min(all.len());
     let consumers = all
         .iter()

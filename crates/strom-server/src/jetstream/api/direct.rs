@@ -21,6 +21,9 @@ const MAX_MULTI: usize = 1024;
 pub struct Direct {
     pub stream: Weak<Stream>,
     pub server: Weak<Shared>,
+    /// The stream name the requests carry: the stream's own, or its origin's when a mirror
+    /// answers for it (`mirror_direct`).
+    pub name: String,
 }
 
 /// One reply message: headers and payload.
@@ -45,7 +48,13 @@ impl crate::subscription::Internal for Direct {
         let Some(reply) = reply else {
             return true;
         };
-        for (h, p) in answer(&stream, subject, payload, server.opts.max_pending) {
+        for (h, p) in answer(
+            &stream,
+            &self.name,
+            subject,
+            payload,
+            server.opts.max_pending,
+        ) {
             // An empty header block goes out as a plain MSG, as nats-server sends it.
             let headers = (!h.is_empty()).then_some(&h[..]);
             crate::client::publish_from_server(&server, &stream.account, reply, None, headers, &p);
@@ -55,10 +64,16 @@ impl crate::subscription::Internal for Direct {
 }
 
 /// The replies to one direct get request.
-fn answer(stream: &Stream, subject: &[u8], payload: &[u8], max_pending: usize) -> Vec<Reply> {
+fn answer(
+    stream: &Stream,
+    name: &str,
+    subject: &[u8],
+    payload: &[u8],
+    max_pending: usize,
+) -> Vec<Reply> {
     // DIRECT.GET.<stream>[.<subject>]
     let path = api_path(subject).unwrap_or_default();
-    let prefix = b"DIRECT.GET.".len() + stream.name.len();
+    let prefix = b"DIRECT.GET.".len() + name.len();
     let key = path.get(prefix + 1..).filter(|k| !k.is_empty());
     let empty = payload.iter().all(u8::is_ascii_whitespace);
     let req: GetRequest = match (key, empty) {
@@ -255,8 +270,22 @@ pub fn subjects(name: &str, domain: Option<&str>) -> Vec<String> {
 
 /// A new receiver for `stream`'s direct gets.
 pub fn sink(stream: &Arc<Stream>, server: Weak<Shared>) -> Arc<dyn crate::subscription::Internal> {
+    sink_for(stream, server, &stream.name)
+}
+
+/// A receiver answering, from `stream`, the direct gets addressed to the stream `name`.
+pub fn sink_for(
+    stream: &Arc<Stream>,
+    server: Weak<Shared>,
+    name: &str,
+) -> Arc<dyn crate::subscription::Internal> {
     Arc::new(Direct {
         stream: Arc::downgrade(stream),
         server,
+        name: name.to_string(),
     })
 }
+
+/// The queue group every direct-get subscription joins, so that an origin and the mirrors
+/// answering for it (`mirror_direct`) share the requests (nats-server's `_sys_`).
+pub const QUEUE: &str = "_sys_";

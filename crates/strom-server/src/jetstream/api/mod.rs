@@ -30,6 +30,7 @@ pub struct Request {
     pub from: u64,
     pub subject: Bytes,
     pub reply: Bytes,
+    pub headers: Option<Bytes>,
     pub payload: Bytes,
 }
 
@@ -53,7 +54,7 @@ impl crate::subscription::Internal for Sink {
         from: u64,
         subject: &[u8],
         reply: Option<&[u8]>,
-        _headers: Option<&[u8]>,
+        headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
         // Direct gets are answered by each stream's own subscription; here they are nobody's,
@@ -72,6 +73,7 @@ impl crate::subscription::Internal for Sink {
             from,
             subject: Bytes::copy_from_slice(subject),
             reply: Bytes::copy_from_slice(reply),
+            headers: headers.map(Bytes::copy_from_slice),
             payload: Bytes::copy_from_slice(payload),
         }));
         true
@@ -89,6 +91,9 @@ pub fn api_path(subject: &[u8]) -> Option<&[u8]> {
 }
 
 thread_local! {
+    /// Headers the answer to the request being handled carries (a sourcing consumer's
+    /// `Nats-Stream-Identity`), set by its handler on the API worker.
+    static ANSWER_HEADERS: std::cell::RefCell<Option<Vec<u8>>> = const { std::cell::RefCell::new(None) };
     /// Work a handler starts only once its answer is out (a snapshot's chunks follow its
     /// response): released by the worker right after it publishes the answer.
     static AFTER_ANSWER: std::cell::RefCell<Vec<Sender<()>>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -100,6 +105,12 @@ pub(crate) fn after_answer() -> std::sync::mpsc::Receiver<()> {
     let (tx, rx) = std::sync::mpsc::channel();
     AFTER_ANSWER.with(|a| a.borrow_mut().push(tx));
     rx
+}
+
+/// Makes the answer to the request being handled carry `headers`. Only for handlers
+/// running on the API worker.
+pub(crate) fn answer_headers(headers: Vec<u8>) {
+    ANSWER_HEADERS.with(|h| *h.borrow_mut() = Some(headers));
 }
 
 /// The worker: answers requests until the channel closes.
@@ -120,9 +131,17 @@ pub fn run(js: Arc<JetStream>, rx: Receiver<Work>) {
             None => not_enabled(&req),
         };
         let waiting: Vec<Sender<()>> = AFTER_ANSWER.with(|a| a.borrow_mut().drain(..).collect());
+        let headers = ANSWER_HEADERS.with(|h| h.borrow_mut().take());
         if let Some((body, error)) = answer {
             js.count_api(error);
-            crate::client::publish_from_server(&server, &account, &req.reply, None, None, &body);
+            crate::client::publish_from_server(
+                &server,
+                &account,
+                &req.reply,
+                None,
+                headers.as_deref(),
+                &body,
+            );
             for w in waiting {
                 let _ = w.send(());
             }
@@ -191,7 +210,7 @@ fn handle(js: &Arc<JetStream>, jsa: &Arc<JsAccount>, req: &Request) -> Option<(V
         ["STREAM", "MSG", "DELETE", name] => msg_delete(jsa, name, body),
         ["STREAM", "SNAPSHOT", name] => super::snapshot::snapshot(js, jsa, name, body),
         ["STREAM", "RESTORE", name] => super::snapshot::restore(js, jsa, name, body),
-        ["CONSUMER", rest @ ..] => consumer::handle(js, jsa, rest, body),
+        ["CONSUMER", rest @ ..] => consumer::handle(js, jsa, rest, body, req.headers.as_deref()),
         _ => return None,
     };
     Some(match result {
@@ -282,7 +301,19 @@ fn account_info(js: &JetStream, jsa: &JsAccount) -> Vec<u8> {
     })
 }
 
-/// Checks a new or changed configuration against the account's other streams and limits.
+/// The account's streams' configurations by name, for the checks that involve other streams
+/// (a mirror's origin, cycles through sources). Each lookup takes the locks only for itself.
+pub(crate) fn stream_configs(jsa: &JsAccount) -> impl Fn(&str) -> Option<StreamConfig> + '_ {
+    move |name| {
+        jsa.streams
+            .read()
+            .get(name)
+            .map(|s| s.config.read().clone())
+    }
+}
+
+/// Checks a new or changed configuration against the account's limits and other streams, in
+/// nats-server's order: limits, a new stream's mirror and source filters, subject overlap.
 pub(crate) fn check_placement(
     js: &JetStream,
     jsa: &JsAccount,
@@ -295,21 +326,6 @@ pub(crate) fn check_placement(
         && streams.len() as i64 >= jsa.limits.max_streams
     {
         return Err(JsError::MaxStreams);
-    }
-    for (name, other) in streams.iter() {
-        if Some(name.as_str()) == replacing || *name == cfg.name {
-            continue;
-        }
-        let oc = other.config.read();
-        for a in &cfg.subjects {
-            if oc
-                .subjects
-                .iter()
-                .any(|b| strom_proto::subject::overlaps(a.as_bytes(), b.as_bytes()))
-            {
-                return Err(JsError::SubjectOverlap);
-            }
-        }
     }
     if jsa.limits.max_bytes_required && cfg.max_bytes <= 0 {
         return Err(JsError::MaxBytesRequired);
@@ -337,6 +353,24 @@ pub(crate) fn check_placement(
             JsError::MemoryExceeded
         });
     }
+    if replacing.is_none() {
+        super::source_config::check_filters(cfg)?;
+    }
+    for (name, other) in streams.iter() {
+        if Some(name.as_str()) == replacing || *name == cfg.name {
+            continue;
+        }
+        let oc = other.config.read();
+        for a in &cfg.subjects {
+            if oc
+                .subjects
+                .iter()
+                .any(|b| strom_proto::subject::overlaps(a.as_bytes(), b.as_bytes()))
+            {
+                return Err(JsError::SubjectOverlap);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -357,8 +391,7 @@ fn create(
     name: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, JsError> {
-    let cfg = StreamConfig::for_create(body, name)?;
-    cfg.validate()?;
+    let cfg = StreamConfig::for_create(body, name)?.checked(&stream_configs(jsa))?;
     if jsa.restoring.lock().contains(name) {
         return Err(JsError::StreamNameInUse);
     }
@@ -379,6 +412,11 @@ fn create(
     )?;
     stream.start(js.ingest_context());
     jsa.streams.write().insert(name.to_string(), stream.clone());
+    // Mirrors and sources waiting for this stream to exist try again now.
+    let others: Vec<Arc<Stream>> = jsa.streams.read().values().cloned().collect();
+    for s in others {
+        s.origin_created();
+    }
     super::advisory::stream_action(js, &jsa.account, name, "create");
     Ok(create_response(&stream.info(None, false)))
 }
@@ -390,13 +428,17 @@ fn update(
     body: &[u8],
 ) -> Result<Vec<u8>, JsError> {
     let stream = find(jsa, name);
-    let new = StreamConfig::for_update(body, name)?;
+    // nats-server checks the new configuration before it looks the stream up.
+    let new = StreamConfig::for_update(body, name)?.checked(&stream_configs(jsa))?;
     let stream = stream?;
     let old = stream.config.read().clone();
     let cfg = old.updated_to(new)?;
     check_placement(js, jsa, &cfg, Some(name))?;
     stream.save_config(&cfg)?;
-    let resubscribe = cfg.subjects != old.subjects || cfg.allow_direct != old.allow_direct;
+    let resubscribe = cfg.subjects != old.subjects
+        || cfg.allow_direct != old.allow_direct
+        || cfg.mirror_direct != old.mirror_direct
+        || cfg.mirror != old.mirror;
     let limits = super::ingest::limits_of(&cfg);
     let compress = cfg.compression == super::stream_config::Compression::S2;
     *stream.config.write() = cfg;
@@ -404,6 +446,7 @@ fn update(
     if resubscribe {
         stream.subscribe();
     }
+    stream.reconfigure_sourcing();
     // Lowered limits apply now, not at the next publish.
     {
         let mut store = stream.store.lock();
@@ -497,6 +540,10 @@ fn delete(js: &Arc<JetStream>, jsa: &JsAccount, name: &str) -> Result<Vec<u8>, J
         .remove(name)
         .ok_or(JsError::StreamNotFound)?;
     stream.delete()?;
+    let others: Vec<Arc<Stream>> = jsa.streams.read().values().cloned().collect();
+    for s in others {
+        s.origin_deleted(name);
+    }
     super::advisory::stream_action(js, &jsa.account, name, "delete");
     Ok(json(&wire::SuccessResponse {
         kind: wire::STREAM_DELETE,
@@ -532,6 +579,8 @@ fn purge(jsa: &JsAccount, name: &str, body: &[u8]) -> Result<Vec<u8>, JsError> {
     }
     let failed = |e: strom_store::StoreError| JsError::PurgeFailed(e.to_string());
     let mut store = stream.store.lock();
+    // The messages about to go say where the sources stand: that is saved first.
+    stream.save_sources_state(store.state().last_seq + 1);
     let purged = if req.filter.is_empty() && req.keep == 0 && req.seq == 0 {
         store.purge().map_err(failed)?
     } else if req.filter.is_empty() && req.keep == 0 {

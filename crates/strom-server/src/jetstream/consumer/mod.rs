@@ -159,6 +159,11 @@ fn store_failed(e: impl std::fmt::Display) -> JsError {
 }
 
 impl Consumer {
+    /// Whether this is a mirror's or sourcing stream's internal consumer.
+    pub fn is_sourcing(&self) -> bool {
+        self.config.read().is_sourcing()
+    }
+
     /// A new consumer of `stream` with a checked configuration (defaults filled in).
     ///
     /// # Errors
