@@ -39,6 +39,9 @@ pub enum AckPolicy {
     None,
     All,
     Explicit,
+    /// A sourcing stream's durable consumer (nats-server 2.14+): its answers to flow-control
+    /// requests acknowledge everything up to the stream sequence they name.
+    FlowControl,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -331,7 +334,10 @@ impl ConsumerConfig {
         if !self.is_push() && self.max_waiting == 0 {
             self.max_waiting = DEFAULT_MAX_WAITING;
         }
-        if self.ack_wait == 0 && self.ack_policy != AckPolicy::None {
+        if self.ack_wait == 0
+            && self.ack_policy != AckPolicy::None
+            && self.ack_policy != AckPolicy::FlowControl
+        {
             self.ack_wait = DEFAULT_ACK_WAIT;
         }
         if let Some(first) = self.backoff.first() {

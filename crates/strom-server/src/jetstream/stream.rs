@@ -499,7 +499,7 @@ impl Stream {
         self.unsubscribe();
         let sourcing = self.sourcing.lock().take();
         if let Some(s) = sourcing {
-            s.stop();
+            s.stop(false);
         }
         // Taken out first: the consumers' thread is joined without the pump lock held (the
         // writer's `stored` takes it to wake the thread).
@@ -542,7 +542,7 @@ impl Stream {
             (Some(_), false) => {
                 if let Some(s) = current.take() {
                     drop(current);
-                    s.stop();
+                    s.stop(true);
                 }
             }
             _ => {}
@@ -656,6 +656,11 @@ impl Stream {
 
     /// Stops the stream and removes its files.
     pub fn delete(&self) -> Result<(), JsError> {
+        // The origins' consumers of its mirror or sources go with it.
+        let sourcing = self.sourcing.lock().take();
+        if let Some(s) = sourcing {
+            s.stop(true);
+        }
         self.stop();
         self.account_bytes(0);
         if let Some(dir) = &self.dir {

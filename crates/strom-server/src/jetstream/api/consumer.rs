@@ -198,19 +198,36 @@ fn create(
                 .finish(),
         );
     }
-    let (name, cfg) = if sourcing {
+    let retention = stream.config.read().retention;
+    let name = match (sourcing, retention) {
+        (false, _) => name,
         // Each request makes a consumer of its own, which goes when its stream stops
         // listening (nats-server's name suffix for direct consumers).
-        let name = format!(
-            "{name}-{}",
-            crate::jetstream::source_config::get_hash(&wire::random_token(22))
-        );
-        cfg.name = name.clone();
-        (name, cfg)
-    } else {
-        (name, cfg)
+        (true, Retention::Limits) => {
+            let name = format!(
+                "{name}-{}",
+                crate::jetstream::source_config::get_hash(&wire::random_token(22))
+            );
+            cfg.name = name.clone();
+            name
+        }
+        // An interest or work-queue origin keeps messages for the sourcing stream until it
+        // has them: a durable consumer that its flow-control answers acknowledge
+        // (nats-server's upgrade to AckFlowControl).
+        (true, _) => {
+            cfg.durable_name = name.clone();
+            cfg.direct = false;
+            cfg.ack_policy = AckPolicy::FlowControl;
+            cfg.ack_wait = 0;
+            cfg.max_deliver = 0;
+            cfg.inactive_threshold = 0;
+            cfg.flow_control = true;
+            if cfg.idle_heartbeat == 0 {
+                cfg.idle_heartbeat = 1_000_000_000;
+            }
+            name
+        }
     };
-    let mut cfg = cfg;
     let existing = (!name.is_empty())
         .then(|| stream.consumers.read().get(&name).cloned())
         .flatten();
@@ -237,11 +254,22 @@ fn create(
     cfg.check(&scfg, jsa.limits.max_ack_pending)?;
     if let Some(e) = existing {
         let old = e.config.read().clone();
+        let cfg_deliver = cfg.deliver_subject.clone();
         if action == Action::Create && old != cfg {
             return Err(JsError::Coded(10148));
         }
         if scfg.retention == Retention::Workqueue && !partition_unique(&stream, &name, &cfg) {
             return Err(JsError::Coded(10100));
+        }
+        if sourcing {
+            // The sourcing stream set up again: the durable keeps its start and position,
+            // takes the new deliver subject, and starts again after its ack floor.
+            let mut cfg = old.clone();
+            cfg.deliver_subject = cfg_deliver;
+            e.update(&stream, cfg)?;
+            e.restart_after_ack_floor();
+            stream.wake_consumers();
+            return Ok(json(&e.info(&stream, Some(CREATE))));
         }
         let bound = old.is_push() && crate::jetstream::consumer::stream_interest(&stream, &old);
         old.check_update(&cfg, bound)?;

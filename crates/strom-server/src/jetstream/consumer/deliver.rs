@@ -264,23 +264,39 @@ impl Runner {
             return;
         }
         inner.flow.bytes += size;
-        if inner.flow.outstanding.is_none() && inner.flow.bytes > inner.flow.window / 2 {
-            let id = format!(
-                "$JS.FC.{}.{}.{}",
-                self.stream.name,
-                c.name,
-                crate::jetstream::wire::random_token(4)
-            );
-            let id = Bytes::from(id.into_bytes());
-            inner.flow.outstanding = Some((id.clone(), inner.flow.bytes));
-            out.publish(
-                account,
-                cfg.deliver_subject.as_bytes(),
-                Some(&id),
-                Some(b"NATS/1.0 100 FlowControl Request\r\n\r\n"),
-                &[],
-            );
+        let acks_due = cfg.ack_policy == AckPolicy::FlowControl
+            && cfg.max_ack_pending > 0
+            && inner.state.pending.len() as i64 >= cfg.max_ack_pending;
+        if inner.flow.outstanding.is_none()
+            && (inner.flow.bytes > inner.flow.window / 2 || acks_due)
+        {
+            self.request_flow(c, cfg, inner, out);
         }
+    }
+
+    /// Sends a flow-control request on the deliver subject and notes it outstanding.
+    pub(super) fn request_flow(
+        &self,
+        c: &Consumer,
+        cfg: &ConsumerConfig,
+        inner: &mut Inner,
+        out: &mut ServerBatch,
+    ) {
+        let id = format!(
+            "$JS.FC.{}.{}.{}",
+            self.stream.name,
+            c.name,
+            crate::jetstream::wire::random_token(4)
+        );
+        let id = Bytes::from(id.into_bytes());
+        inner.flow.outstanding = Some((id.clone(), inner.flow.bytes));
+        out.publish(
+            &self.stream.account,
+            cfg.deliver_subject.as_bytes(),
+            Some(&id),
+            Some(b"NATS/1.0 100 FlowControl Request\r\n\r\n"),
+            &[],
+        );
     }
 
     /// A delivery to the request at the head of the queue, which goes to the back while it

@@ -364,6 +364,21 @@ impl Consumer {
         Ok(())
     }
 
+    /// Forgets what was delivered and not acknowledged: the next delivery is the first
+    /// message after the ack floor (a sourcing stream set its consumer up again).
+    pub fn restart_after_ack_floor(&self) {
+        let mut inner = self.inner.lock();
+        let (dseq, sseq) = inner.state.ack_floor;
+        inner.state.pending.clear();
+        inner.state.redelivered.clear();
+        inner.state.redeliver.clear();
+        inner.state.dseq = dseq;
+        inner.state.next = sseq + 1;
+        inner.flow.outstanding = None;
+        inner.flow.bytes = 0;
+        inner.recount = true;
+    }
+
     /// Stops the consumer and removes its files.
     pub fn delete_files(&self) {
         self.closed.store(true, Ordering::Release);

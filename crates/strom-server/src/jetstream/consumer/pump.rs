@@ -17,6 +17,7 @@ use bytes::Bytes;
 
 use super::Consumer;
 use crate::client::ServerBatch;
+use crate::jetstream::consumer_config::AckPolicy;
 use crate::jetstream::ingest;
 use crate::jetstream::stream::Stream;
 use crate::jetstream::stream_config::Retention;
@@ -52,6 +53,7 @@ pub enum Event {
     FlowControl {
         consumer: Arc<Consumer>,
         subject: Bytes,
+        headers: Option<Bytes>,
     },
     /// Something changed (new messages, a consumer added or updated): look again.
     Wake,
@@ -85,7 +87,7 @@ impl Internal for Sink {
         _from: u64,
         subject: &[u8],
         reply: Option<&[u8]>,
-        _headers: Option<&[u8]>,
+        headers: Option<&[u8]>,
         payload: &[u8],
     ) -> bool {
         let Some(stream) = self.stream.upgrade() else {
@@ -124,6 +126,7 @@ impl Internal for Sink {
             Route::FlowControl => Event::FlowControl {
                 consumer,
                 subject: Bytes::copy_from_slice(subject),
+                headers: headers.map(Bytes::copy_from_slice),
             },
         };
         self.tx.send(ev).is_ok()
@@ -343,7 +346,30 @@ impl Runner {
                     reply,
                     payload,
                 } => nexts.push((consumer, reply, payload)),
-                Event::FlowControl { consumer, subject } => {
+                Event::FlowControl {
+                    consumer,
+                    subject,
+                    headers,
+                } => {
+                    // A sourcing consumer's answer acknowledges up to the sequence it names.
+                    let acked = headers
+                        .as_deref()
+                        .filter(|_| consumer.config.read().ack_policy == AckPolicy::FlowControl);
+                    if let Some((sseq, dseq)) = acked.and_then(flow_acked) {
+                        let ack = format!(
+                            "$JS.ACK.{}.{}.1.{sseq}.{dseq}.0.0",
+                            self.stream.name, consumer.name
+                        );
+                        self.ack(
+                            &server,
+                            &consumer,
+                            ack.as_bytes(),
+                            None,
+                            b"",
+                            now,
+                            &mut replies,
+                        );
+                    }
                     let mut inner = consumer.inner.lock();
                     if inner
                         .flow
@@ -480,4 +506,16 @@ impl Runner {
         };
         self.stream.account_bytes(bytes);
     }
+}
+
+/// The stream and consumer sequences a flow-control answer names (`Nats-Last-Stream`,
+/// `Nats-Last-Consumer`).
+fn flow_acked(headers: &[u8]) -> Option<(u64, u64)> {
+    let num = |name: &[u8]| -> Option<u64> {
+        std::str::from_utf8(strom_proto::headers::get(headers, name)?)
+            .ok()?
+            .parse()
+            .ok()
+    };
+    Some((num(b"Nats-Last-Stream")?, num(b"Nats-Last-Consumer")?)).filter(|(s, _)| *s > 0)
 }

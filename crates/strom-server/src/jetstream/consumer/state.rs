@@ -117,7 +117,7 @@ impl State {
                 self.redeliver.remove(&seq);
                 done
             }
-            AckPolicy::All => {
+            AckPolicy::All | AckPolicy::FlowControl => {
                 if dseq <= self.ack_floor.0 || seq <= self.ack_floor.1 {
                     return Acked {
                         counted: true,

@@ -176,7 +176,10 @@ impl Runner {
         now: i64,
     ) {
         inner.redeliver_at = None;
-        if cfg.ack_policy == AckPolicy::None || inner.state.pending.is_empty() {
+        // A sourcing consumer's messages are acknowledged by flow control, never redelivered.
+        if matches!(cfg.ack_policy, AckPolicy::None | AckPolicy::FlowControl)
+            || inner.state.pending.is_empty()
+        {
             return;
         }
         let mut next_at = i64::MAX;
@@ -278,6 +281,13 @@ impl Runner {
         match inner.heartbeat_at {
             None => inner.heartbeat_at = Some(now + every),
             Some(at) if at <= now => {
+                // Idle with messages unacknowledged: ask for the acknowledging answer.
+                if cfg.ack_policy == AckPolicy::FlowControl
+                    && !inner.state.pending.is_empty()
+                    && inner.flow.outstanding.is_none()
+                {
+                    self.request_flow(_c, cfg, inner, out);
+                }
                 let stalled = inner.flow.outstanding.as_ref().map(|(s, _)| s.clone());
                 let hdr = heartbeat_frame(
                     inner.state.dseq,

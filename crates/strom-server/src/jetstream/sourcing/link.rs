@@ -74,6 +74,12 @@ pub struct LinkState {
     pub generation: u64,
     /// A mirror came within 10 messages of its origin (told to the stream once).
     pub caught_up: bool,
+    /// The origin's consumer is durable: it outlives a restart of the link, and goes only
+    /// when the link does.
+    pub durable: bool,
+    /// Nothing arrived since the consumer was set up: its sequences are taken as they come
+    /// (a durable consumer goes on counting from where it was).
+    pub fresh: bool,
 }
 
 /// A mirror or one source of a stream.
@@ -182,7 +188,11 @@ impl Deliveries {
         let last_consumer = frames::header_u64(hdr, b"Nats-Last-Consumer").unwrap_or(0);
         let stalled = headers::get(hdr, b"Nats-Consumer-Stalled").map(Bytes::copy_from_slice);
         let missed = {
-            let st = self.link.state.lock();
+            let mut st = self.link.state.lock();
+            if st.fresh {
+                st.fresh = false;
+                st.dseq = last_consumer;
+            }
             last_consumer > 0 && last_consumer != st.dseq
         };
         if missed {
@@ -203,6 +213,10 @@ impl Deliveries {
         let mut st = link.state.lock();
         if ack.consumer != st.cname {
             return;
+        }
+        if st.fresh {
+            st.fresh = false;
+            st.dseq = ack.consumer_seq.saturating_sub(1);
         }
         let before = (st.sseq, st.dseq);
         let mut gap = false;

@@ -63,7 +63,9 @@ pub enum Cmd {
     Reconfigure,
     /// The mirror came within a few messages of its origin.
     CaughtUp,
-    Stop,
+    /// End the worker; `true` also deletes the origins' durable consumers (the stream is
+    /// being deleted), which a restart keeps.
+    Stop(bool),
 }
 
 /// A stream's mirror or sources, and their worker.
@@ -105,9 +107,10 @@ impl Sourcing {
         let _ = self.tx.send(cmd);
     }
 
-    /// Stops the worker, which deletes its origin consumers.
-    pub fn stop(&self) {
-        let _ = self.tx.send(Cmd::Stop);
+    /// Stops the worker, which deletes its origin consumers (durable ones only when
+    /// `delete`: the stream is going away).
+    pub fn stop(&self, delete: bool) {
+        let _ = self.tx.send(Cmd::Stop(delete));
         if let Some(h) = self.thread.lock().take() {
             let _ = h.join();
         }
@@ -227,18 +230,19 @@ fn jitter() -> Duration {
 impl Worker {
     fn run(mut self, rx: Receiver<Cmd>) {
         self.reconfigure();
-        loop {
+        let delete = loop {
             let wait = self.next_wake().saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
-                Ok(Cmd::Stop) | Err(RecvTimeoutError::Disconnected) => break,
+                Ok(Cmd::Stop(delete)) => break delete,
+                Err(RecvTimeoutError::Disconnected) => break false,
                 Ok(cmd) => self.handle(cmd),
                 Err(RecvTimeoutError::Timeout) => {}
             }
             self.tick();
-        }
+        };
         let links: Vec<Arc<Link>> = self.links.lock().clone();
         for l in links {
-            self.cancel(&l);
+            self.cancel(&l, delete);
         }
     }
 
@@ -246,7 +250,7 @@ impl Worker {
         match cmd {
             Cmd::Retry(iname) => {
                 if let Some(l) = self.link(&iname) {
-                    self.cancel(&l);
+                    self.cancel(&l, false);
                     let mut st = l.state.lock();
                     st.due = Some(Instant::now());
                 }
@@ -272,13 +276,13 @@ impl Worker {
                     .iter()
                     .filter(|l| l.source.external.is_none() && l.source.name == name)
                 {
-                    self.cancel(l);
+                    self.cancel(l, false);
                     l.state.lock().due = Some(Instant::now());
                 }
             }
             Cmd::Reconfigure => self.reconfigure(),
             Cmd::CaughtUp => self.stream.mirror_caught_up(),
-            Cmd::Stop => {}
+            Cmd::Stop(_) => {}
         }
     }
 
@@ -317,7 +321,7 @@ impl Worker {
                 )
             };
             if timed_out || stalled {
-                self.cancel(&l);
+                self.cancel(&l, false);
                 l.state.lock().due = Some(now);
                 continue;
             }
@@ -344,7 +348,7 @@ impl Worker {
                 .iter()
                 .any(|(s, m)| *m == l.mirror && s.iname() == l.iname)
             {
-                self.cancel(l);
+                self.cancel(l, true);
                 self.links.lock().retain(|x| !Arc::ptr_eq(x, l));
                 self.subs.remove(&l.iname);
             }
@@ -380,8 +384,10 @@ impl Worker {
         }
     }
 
-    /// Stops a link's deliveries and deletes its origin consumer (best effort).
-    fn cancel(&mut self, l: &Arc<Link>) {
+    /// Stops a link's deliveries and deletes its origin consumer (best effort) — a durable
+    /// one only when `delete`, since it keeps the link's place in an interest or work-queue
+    /// origin.
+    fn cancel(&mut self, l: &Arc<Link>, delete: bool) {
         let subs = self.subs.remove(&l.iname).unwrap_or_default();
         for s in [subs.answer, subs.deliveries].into_iter().flatten() {
             s.close();
@@ -391,7 +397,12 @@ impl Worker {
             let mut st = l.state.lock();
             st.generation += 1;
             st.waiting = None;
-            std::mem::take(&mut st.cname)
+            let cname = std::mem::take(&mut st.cname);
+            if st.durable && !delete {
+                String::new()
+            } else {
+                cname
+            }
         };
         if !cname.is_empty() {
             let subject = format!(
@@ -551,11 +562,12 @@ impl Worker {
             return;
         }
         let answer: request::Answer = serde_json::from_slice(payload).unwrap_or_default();
-        let (name, deliver, delivered) = match (&answer.error, &answer.config) {
+        let (name, deliver, delivered, durable) = match (&answer.error, &answer.config) {
             (None, Some(c)) if !answer.name.is_empty() => (
                 answer.name.clone(),
                 c.deliver_subject.clone(),
                 answer.delivered.as_ref().map_or(0, |d| d.stream_seq),
+                !c.durable_name.is_empty(),
             ),
             (Some(e), _) if e.err_code == 10225 && !l.mirror => {
                 // The origin was deleted and created again: take it from its beginning.
@@ -628,6 +640,8 @@ impl Worker {
                 st.sseq = st.sseq.max(delivered);
             }
             st.cname = name;
+            st.durable = durable;
+            st.fresh = true;
             st.dseq = 0;
             st.last = Some(Instant::now());
             st.fails = 0;

@@ -193,6 +193,9 @@ impl AnswerError {
 pub struct AnswerConfig {
     #[serde(default)]
     pub deliver_subject: String,
+    /// Set when the origin made the consumer durable (interest and work-queue origins).
+    #[serde(default)]
+    pub durable_name: String,
 }
 
 #[derive(Deserialize, Default)]
