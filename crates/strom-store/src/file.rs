@@ -28,7 +28,8 @@ const COMPRESS_MIN: usize = 64;
 
 /// The index snapshot written at a clean close.
 const SNAPSHOT: &str = "index.snap";
-const SNAPSHOT_MAGIC: &[u8] = b"STRMIDX1";
+/// Version 2 adds the last message time; a version-1 snapshot is ignored (replayed).
+const SNAPSHOT_MAGIC: &[u8] = b"STRMIDX2";
 const SNAPSHOT_MAGIC_SEALED: &[u8] = b"STRMIDXE";
 
 /// Segments are allocated this far ahead of their records: an fsync after an append then
@@ -352,16 +353,21 @@ impl FileStore {
             match record::decode_with(&data.slice(at..), self.crypto.as_deref()) {
                 Decoded::Record(r, n) => {
                     match r.kind {
-                        Kind::Message | Kind::Compressed => self.index.insert(
-                            r.seq,
-                            Loc {
-                                segment,
-                                offset: start + at as u64,
-                                len: n as u32,
-                            },
-                            !r.headers.is_empty(),
-                            &r.subject,
-                        ),
+                        Kind::Message | Kind::Compressed => {
+                            if r.seq > self.index.last_seq {
+                                self.index.last_ts = r.ts;
+                            }
+                            self.index.insert(
+                                r.seq,
+                                Loc {
+                                    segment,
+                                    offset: start + at as u64,
+                                    len: n as u32,
+                                },
+                                !r.headers.is_empty(),
+                                &r.subject,
+                            );
+                        }
                         Kind::Delete => {
                             self.index.remove(r.seq);
                             self.index.last_seq = self.index.last_seq.max(r.seq);
@@ -369,9 +375,15 @@ impl FileStore {
                         Kind::Purge => {
                             self.index.clear();
                             self.index.last_seq = self.index.last_seq.max(r.seq);
+                            if r.ts != 0 {
+                                self.index.last_ts = r.ts;
+                            }
                         }
                         Kind::LastSeq => {
                             self.index.last_seq = self.index.last_seq.max(r.seq);
+                            if r.ts != 0 {
+                                self.index.last_ts = r.ts;
+                            }
                         }
                     }
                     recovery.records += 1;
@@ -453,8 +465,8 @@ impl FileStore {
                 return Ok(());
             }
             if !marked {
-                let last = self.index.last_seq;
-                self.append_record(Kind::LastSeq, last, 0, &[], &[], &[])?;
+                let (last, ts) = (self.index.last_seq, self.index.last_ts);
+                self.append_record(Kind::LastSeq, last, ts, &[], &[], &[])?;
                 marked = true;
             }
             self.drop_segment(first)?;
@@ -680,6 +692,7 @@ impl Store for FileStore {
             None => self.append_record(Kind::Message, seq, ts, subject, headers, payload)?,
         };
         self.index.insert(seq, loc, !headers.is_empty(), subject);
+        self.index.last_ts = ts;
         Ok(seq)
     }
 
@@ -785,10 +798,10 @@ impl Store for FileStore {
         // after a crash at any point, replay ends with everything up to the marker gone, and
         // sequences continue after it.
         self.write_pending()?;
-        let last = self.index.last_seq;
+        let (last, ts) = (self.index.last_seq, self.index.last_ts);
         let old: Vec<u64> = self.segments.keys().copied().collect();
         self.new_segment()?;
-        self.append_record(Kind::Purge, last, 0, &[], &[], &[])?;
+        self.append_record(Kind::Purge, last, ts, &[], &[], &[])?;
         for id in old {
             self.drop_segment(id)?;
         }
@@ -847,6 +860,10 @@ impl Store for FileStore {
 
     fn take_removed_high(&mut self) -> u64 {
         std::mem::take(&mut self.removed_high)
+    }
+
+    fn last_time(&self) -> i64 {
+        self.index.last_ts
     }
 
     fn last(&self) -> Option<(u64, i64)> {

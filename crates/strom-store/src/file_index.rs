@@ -71,6 +71,8 @@ pub struct FileIndex {
     msgs: u64,
     bytes: u64,
     pub last_seq: u64,
+    /// The time of the last message stored (kept through deletes and purges).
+    pub last_ts: i64,
     /// Bytes each record carries beyond the plain record (encryption), left out of sizes.
     pub overhead: u32,
 }
@@ -267,9 +269,10 @@ impl FileIndex {
     /// Forgets every message; sequences continue after the last one.
     pub fn clear(&mut self) -> u64 {
         let n = self.msgs;
-        let (last, overhead) = (self.last_seq, self.overhead);
+        let (last, last_ts, overhead) = (self.last_seq, self.last_ts, self.overhead);
         *self = FileIndex::default();
         self.last_seq = last;
+        self.last_ts = last_ts;
         self.overhead = overhead;
         n
     }
@@ -377,7 +380,13 @@ impl FileIndex {
         };
         u64s(
             out,
-            &[self.msgs, self.bytes, self.last_seq, self.live_subjects],
+            &[
+                self.msgs,
+                self.bytes,
+                self.last_seq,
+                self.live_subjects,
+                self.last_ts as u64,
+            ],
         );
         u64s(out, &[self.names.len() as u64]);
         for (name, st) in self.names.iter().zip(&self.subjects) {
@@ -414,6 +423,7 @@ impl FileIndex {
             bytes: r.u64()?,
             last_seq: r.u64()?,
             live_subjects: r.u64()?,
+            last_ts: r.u64()? as i64,
             ..FileIndex::default()
         };
         let names = r.count(28)?;

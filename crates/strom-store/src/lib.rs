@@ -230,6 +230,13 @@ pub trait Store: Send {
     /// The newest message held: its sequence and time.
     fn last(&self) -> Option<(u64, i64)>;
 
+    /// The time of the last message stored, kept when it is deleted or purged (nats-server's
+    /// `LastTime`); 0 when nothing was stored, or when it is no longer known (a store written
+    /// by an older version).
+    fn last_time(&self) -> i64 {
+        self.last().map_or(0, |(_, ts)| ts)
+    }
+
     /// Visits held messages from sequence `from` upwards, in order, with their subjects,
     /// until `visit` returns false. Reads only the index, never message bytes.
     fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool);

@@ -9,6 +9,8 @@ use bytes::Bytes;
 pub struct MemStore {
     index: Index<StoredMsg>,
     removed_high: u64,
+    /// The time of the last message appended.
+    last_ts: i64,
 }
 
 impl MemStore {
@@ -26,6 +28,7 @@ impl Store for MemStore {
         ts: i64,
     ) -> Result<u64, StoreError> {
         let seq = self.index.last_seq + 1;
+        self.last_ts = ts;
         let msg = StoredMsg {
             seq,
             ts,
@@ -110,6 +113,10 @@ impl Store for MemStore {
 
     fn last(&self) -> Option<(u64, i64)> {
         self.index.last()
+    }
+
+    fn last_time(&self) -> i64 {
+        self.last_ts
     }
 
     fn scan(&self, from: u64, visit: &mut dyn FnMut(u64, &[u8]) -> bool) {

@@ -547,6 +547,32 @@ fn sequences_continue_after_purge_and_restart() {
     assert_eq!(store.append(b"a", b"", b"y", 2).expect("append"), 6);
 }
 
+/// The last message's time outlives its purge, across a crash (replay) and a clean close
+/// (snapshot), as nats-server's `LastTime` does; memory stores keep it too.
+#[test]
+fn last_time_survives_purge_and_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let (mut store, _) = FileStore::open(dir.path()).expect("open");
+        store.append(b"a", b"", b"x", 10).expect("append");
+        store.append(b"a", b"", b"x", 20).expect("append");
+        store.purge().expect("purge");
+        assert_eq!(store.last_time(), 20);
+        // Dropped without close: the next open replays the records.
+    }
+    let (mut store, _) = FileStore::open(dir.path()).expect("reopen after a crash");
+    assert_eq!(store.last_time(), 20, "from the purge record");
+    store.close().expect("close");
+    drop(store);
+    let (store, recovery) = FileStore::open(dir.path()).expect("reopen after a close");
+    assert!(recovery.from_snapshot);
+    assert_eq!(store.last_time(), 20, "from the snapshot");
+    let mut mem = MemStore::new();
+    mem.append(b"a", b"", b"x", 30).expect("append");
+    mem.purge().expect("purge");
+    assert_eq!(mem.last_time(), 30);
+}
+
 /// Jobs of several batches absorbed into one cover every segment any of them wrote, and the
 /// removals they carry: what a commit thread does when batches queue up during an fsync.
 #[test]

@@ -535,7 +535,7 @@ impl Stream {
         };
         let mut current = self.sourcing.lock();
         match (&*current, wanted) {
-            (Some(s), true) => s.send(sourcing::Cmd::Reconfigure),
+            (Some(s), true) => s.reconfigure(),
             (None, true) if self.tx.lock().is_some() => {
                 *current = Sourcing::start(self).map(Arc::new);
             }
@@ -735,7 +735,11 @@ pub fn state_of(
         None if st.last_seq == 0 => (0, 0),
         None => (st.last_seq + 1, 0),
     };
-    let last_ts = last.map_or(0, |(_, t)| t);
+    // As nats-server, the last message's time stays after it is deleted or purged.
+    let last_ts = match store.last_time() {
+        0 => last.map_or(0, |(_, t)| t),
+        t => t,
+    };
     let span = if st.msgs > 0 {
         st.last_seq + 1 - first_seq
     } else {

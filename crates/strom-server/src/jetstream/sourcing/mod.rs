@@ -59,8 +59,8 @@ pub enum Cmd {
     /// A stream of the account was deleted: links taking from it start again (and learn
     /// that it is gone) instead of waiting for their stall check.
     OriginGone(String),
-    /// The stream's configuration changed: add and remove links.
-    Reconfigure,
+    /// The stream's configuration changed: add and remove links, then say so.
+    Reconfigure(Sender<()>),
     /// The mirror came within a few messages of its origin.
     CaughtUp,
     /// End the worker; `true` also deletes the origins' durable consumers (the stream is
@@ -80,13 +80,15 @@ impl Sourcing {
     pub fn start(stream: &Arc<Stream>) -> Option<Sourcing> {
         let (tx, rx) = mpsc::channel();
         let links = Arc::new(Mutex::new(Vec::new()));
-        let worker = Worker {
+        let mut worker = Worker {
             stream: stream.clone(),
             links: links.clone(),
             tx: tx.clone(),
             subs: HashMap::new(),
             next_id: 0,
         };
+        // The links exist before the stream's info is next read (the create answer).
+        worker.reconfigure();
         let handle = std::thread::Builder::new()
             .name(format!("strom-sourcing-{}", stream.name))
             .spawn(move || worker.run(rx));
@@ -105,6 +107,15 @@ impl Sourcing {
 
     pub fn send(&self, cmd: Cmd) {
         let _ = self.tx.send(cmd);
+    }
+
+    /// Adds and removes links after a configuration change, before returning (so that the
+    /// update's answer shows them).
+    pub fn reconfigure(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.tx.send(Cmd::Reconfigure(done)).is_ok() {
+            let _ = wait.recv_timeout(Duration::from_secs(5));
+        }
     }
 
     /// Stops the worker, which deletes its origin consumers (durable ones only when
@@ -229,7 +240,6 @@ fn jitter() -> Duration {
 
 impl Worker {
     fn run(mut self, rx: Receiver<Cmd>) {
-        self.reconfigure();
         let delete = loop {
             let wait = self.next_wake().saturating_duration_since(Instant::now());
             match rx.recv_timeout(wait) {
@@ -280,7 +290,10 @@ impl Worker {
                     l.state.lock().due = Some(Instant::now());
                 }
             }
-            Cmd::Reconfigure => self.reconfigure(),
+            Cmd::Reconfigure(done) => {
+                self.reconfigure();
+                let _ = done.send(());
+            }
             Cmd::CaughtUp => self.stream.mirror_caught_up(),
             Cmd::Stop(_) => {}
         }
@@ -524,7 +537,7 @@ impl Worker {
         let (first, last_ts) = {
             let store = self.stream.store.lock();
             let st = store.state();
-            (st.first_seq, store.last().map_or(0, |(_, ts)| ts))
+            (st.first_seq, store.last_time())
         };
         if let Some(t) = &src.opt_start_time {
             let from = src.opt_start_nanos().unwrap_or(0).max(last_ts);
