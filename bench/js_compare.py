@@ -62,6 +62,11 @@ CONSUMER_CASES = [
      "msgs_per_sec", True, {"nats": 1.2}),
     ("redelivery_storm_10k", ["jsredeliver", "--size", "128", "--msgs", "10000",
                               "--ack-wait-ms", "1000"], "storm_secs", False, {"nats": 1.0}),
+    # Mirrors and sources: a copy created over a filled origin, timed until it holds all.
+    ("mirror_copy_1k", ["jsmirror", "--size", "1024", "--msgs", "200000"],
+     "msgs_per_sec", True, {"nats": 1.0}),
+    ("source_copy_1k", ["jsmirror", "--size", "1024", "--msgs", "200000", "--source"],
+     "msgs_per_sec", True, {"nats": 1.0}),
 ]
 
 

@@ -98,6 +98,16 @@ enum Command {
         #[arg(long, default_value_t = 256)]
         window: u64,
     },
+    /// A mirror (or a stream sourcing the origin) created over a filled stream: time to copy.
+    Jsmirror {
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        #[arg(long, default_value_t = 100_000)]
+        msgs: u64,
+        /// A stream sourcing the origin instead of a mirror.
+        #[arg(long)]
+        source: bool,
+    },
     /// JetStream direct get latency, by sequence or last-by-subject, on a filled stream.
     Jsget {
         #[arg(long, default_value_t = 128)]
@@ -302,6 +312,9 @@ async fn run(cli: Cli, timeout: Duration) -> Result<()> {
             }
             Command::Jspub { size, msgs, window } => {
                 scenario::jetstream::publish(addr, size, msgs, window).await
+            }
+            Command::Jsmirror { size, msgs, source } => {
+                scenario::mirror::run(addr, size, msgs, source).await
             }
             Command::Jsget {
                 size,

@@ -18,8 +18,8 @@ use crate::proto::{self, ServerOp};
 use crate::publisher;
 use crate::report::{si, Report};
 
-const STREAM: &str = "BENCH";
-const INBOX: &str = "_INBOX.bench.js";
+pub(crate) const STREAM: &str = "BENCH";
+pub(crate) const INBOX: &str = "_INBOX.bench.js";
 
 /// Sends one request and waits for its reply body.
 pub(crate) async fn request(
@@ -63,13 +63,13 @@ pub(crate) async fn request_seeing(
     }
 }
 
-async fn connect(addr: &str) -> Result<Conn> {
+pub(crate) async fn connect(addr: &str) -> Result<Conn> {
     let mut sub = Vec::new();
     proto::encode_sub(&mut sub, &format!("{INBOX}.>"), None, 1);
     Conn::connect(addr, &sub).await
 }
 
-async fn create_stream(conn: &mut Conn, subjects: &str, direct: bool) -> Result<()> {
+pub(crate) async fn create_stream(conn: &mut Conn, subjects: &str, direct: bool) -> Result<()> {
     let body = format!(
         r#"{{"name":"{STREAM}","subjects":["{subjects}"],"storage":"file","allow_direct":{direct}}}"#
     );
@@ -188,28 +188,22 @@ fn parse_seq(body: &[u8]) -> Option<u64> {
     std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
-pub async fn get(
-    addr: &str,
+/// Publishes `msgs` messages of `size` bytes over `<prefix>.0` … `<prefix>.<subjects-1>`,
+/// with up to 1,000 acknowledgements outstanding, and waits for every PubAck.
+pub(crate) async fn fill(
+    conn: &mut Conn,
+    prefix: &str,
+    subjects: u64,
     size: usize,
     msgs: u64,
-    subjects: u64,
-    by_last: bool,
-    count: u64,
 ) -> Result<()> {
-    ensure!(
-        msgs > 0 && subjects > 0,
-        "--msgs and --subjects must be at least 1"
-    );
-    let mut conn = connect(addr).await.context("connecting")?;
-    create_stream(&mut conn, "bench.get.*", true).await?;
-    // Fill, with a window of acknowledgements.
     let payload = publisher::payload(size);
     let mut frame = Vec::new();
     let (mut sent, mut acked) = (0u64, 0u64);
     while acked < msgs {
         frame.clear();
         while sent < msgs && sent - acked < 1000 {
-            let subject = format!("bench.get.{}", sent % subjects);
+            let subject = format!("{prefix}.{}", sent % subjects);
             sent += 1;
             proto::encode_pub(
                 &mut frame,
@@ -230,6 +224,24 @@ pub async fn get(
         })?;
         conn.flush_out().await?;
     }
+    Ok(())
+}
+
+pub async fn get(
+    addr: &str,
+    size: usize,
+    msgs: u64,
+    subjects: u64,
+    by_last: bool,
+    count: u64,
+) -> Result<()> {
+    ensure!(
+        msgs > 0 && subjects > 0,
+        "--msgs and --subjects must be at least 1"
+    );
+    let mut conn = connect(addr).await.context("connecting")?;
+    create_stream(&mut conn, "bench.get.*", true).await?;
+    fill(&mut conn, "bench.get", subjects, size, msgs).await?;
     let reply = format!("{INBOX}.get");
     let mut samples = Samples::with_capacity(count as usize);
     let start = Instant::now();

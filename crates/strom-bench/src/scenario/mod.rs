@@ -7,6 +7,7 @@ pub mod fanout;
 pub mod jetstream;
 pub mod kv;
 pub mod loginflood;
+pub mod mirror;
 pub mod objclient;
 pub mod publish;
 pub mod pubsub;
