@@ -73,6 +73,17 @@ pub struct StreamOut {
     rename: Option<Vec<u8>>,
 }
 
+impl StreamOut {
+    /// The subject the importer sees a message on `subject` under.
+    fn mapped(&self, subject: &[u8]) -> Bytes {
+        match (&self.rename, &self.prefix) {
+            (Some(to), _) => Bytes::copy_from_slice(to),
+            (None, Some(p)) => Bytes::from([p.as_slice(), b".", subject].concat()),
+            (None, None) => Bytes::copy_from_slice(subject),
+        }
+    }
+}
+
 /// A service import, seen from the importing account.
 pub struct ServiceIn {
     local: Vec<u8>,
@@ -124,6 +135,17 @@ impl Links {
         self.any.load(Ordering::Relaxed)
     }
 
+    /// The accounts importing `subject` as a stream from this one, with the subject each
+    /// sees it under.
+    pub fn imported(&self, subject: &[u8]) -> Vec<(Arc<Account>, Bytes)> {
+        self.streams_out
+            .read()
+            .iter()
+            .filter(|s| matches(&s.filter, subject))
+            .filter_map(|s| Some((s.to.upgrade()?, s.mapped(subject))))
+            .collect()
+    }
+
     /// Where else a message published in this account on `subject` goes.
     pub fn hops(&self, subject: &[u8], reply: Option<&[u8]>) -> Vec<Hop> {
         let mut out = Vec::new();
@@ -134,14 +156,9 @@ impl Links {
             let Some(account) = s.to.upgrade() else {
                 continue;
             };
-            let mapped = match (&s.rename, &s.prefix) {
-                (Some(to), _) => Bytes::copy_from_slice(to),
-                (None, Some(p)) => Bytes::from([p.as_slice(), b".", subject].concat()),
-                (None, None) => Bytes::copy_from_slice(subject),
-            };
             out.push(Hop {
                 account,
-                subject: mapped,
+                subject: s.mapped(subject),
                 reply: reply.map(Bytes::copy_from_slice),
             });
         }

@@ -1462,3 +1462,103 @@ async fn deleting_a_mirror_and_a_source_while_the_origin_is_written_leaves_it_in
     assert_eq!(v["streams"], json!(["O"]), "{v}");
     assert_eq!(v["total"], 1);
 }
+
+/// A tenant sources another account's stream through imports: the exporter offers its
+/// consumer-create API, flow control and a deliver prefix; the importer names the imported
+/// API prefix and the deliver prefix in `external`.
+#[tokio::test]
+async fn source_in_another_account_through_imports() {
+    let dir = common::TempDir::new("js-mirrors-accounts");
+    let config = format!(
+        r#"
+jetstream {{ store_dir: "{}" }}
+accounts {{
+  A: {{
+    jetstream: enabled
+    users: [{{user: a, password: a}}]
+    exports: [
+      {{service: "$JS.API.CONSUMER.CREATE.ORIGIN"}}
+      {{service: "$JS.API.CONSUMER.CREATE.ORIGIN.>"}}
+      {{service: "$JS.API.CONSUMER.DELETE.ORIGIN.>"}}
+      {{service: "$JS.FC.ORIGIN.>"}}
+      {{stream: "deliver.>"}}
+    ]
+  }}
+  B: {{
+    jetstream: enabled
+    users: [{{user: b, password: b}}]
+    imports: [
+      {{service: {{account: A, subject: "$JS.API.CONSUMER.CREATE.ORIGIN"}}, to: "$JS.A.API.CONSUMER.CREATE.ORIGIN"}}
+      {{service: {{account: A, subject: "$JS.API.CONSUMER.CREATE.ORIGIN.>"}}, to: "$JS.A.API.CONSUMER.CREATE.ORIGIN.>"}}
+      {{service: {{account: A, subject: "$JS.API.CONSUMER.DELETE.ORIGIN.>"}}, to: "$JS.A.API.CONSUMER.DELETE.ORIGIN.>"}}
+      {{service: {{account: A, subject: "$JS.FC.ORIGIN.>"}}}}
+      {{stream: {{account: A, subject: "deliver.>"}}}}
+    ]
+  }}
+}}
+"#,
+        dir.0.display()
+    );
+    let server = common::ServerProcess::strom_with_config(&config, &[]);
+    let connect = |user: &'static str| {
+        async_nats::ConnectOptions::with_user_and_password(user.into(), user.into())
+            .connect(server.url())
+    };
+    let a = connect("a").await.expect("A connects");
+    let b = connect("b").await.expect("B connects");
+    let ajs = async_nats::jetstream::new(a.clone());
+    create(&a, json!({"name": "ORIGIN", "subjects": ["o.>"]})).await;
+    for i in 1..=3 {
+        put(&ajs, &format!("o.{i}"), "before").await;
+    }
+    let created = create(
+        &b,
+        json!({"name": "S", "sources": [{"name": "ORIGIN",
+            "external": {"api": "$JS.A.API", "deliver": "deliver"}}]}),
+    )
+    .await;
+    assert_eq!(
+        created["sources"][0]["external"],
+        json!({"api": "$JS.A.API", "deliver": "deliver"}),
+        "{created}"
+    );
+    wait_count(&b, "S", 3).await;
+    for i in 4..=6 {
+        put(&ajs, &format!("o.{i}"), "after").await;
+    }
+    let v = wait_count(&b, "S", 6).await;
+    assert_eq!(sources(&v)[0]["seq"], 6, "{v}");
+    let m = get(&b, "S", 1).await;
+    let fields = m.source_fields();
+    // The external API prefix is part of the source's index name, hashed.
+    assert!(
+        fields[0].starts_with("ORIGIN:") && fields[0].len() == "ORIGIN:".len() + 8,
+        "{fields:?}"
+    );
+    assert_eq!(&fields[1..5], ["1", ">", ">", "o.1"], "{fields:?}");
+}
+
+/// An interest-retention origin keeps each message until the mirror has it, then lets it go
+/// (the mirror's consumer on it is durable and acknowledged by flow control).
+#[tokio::test]
+async fn mirror_of_an_interest_origin_takes_every_message() {
+    let t = Js::start().await;
+    create(
+        &t.client,
+        json!({"name": "IN", "subjects": ["in.>"], "retention": "interest"}),
+    )
+    .await;
+    create(&t.client, json!({"name": "INM", "mirror": {"name": "IN"}})).await;
+    wait_info(&t.client, "INM", CATCH_UP, "the mirror is set up", |v| {
+        active(&v["mirror"]) >= 0
+    })
+    .await;
+    for i in 1..=20 {
+        put(&t.js, &format!("in.{i}"), "x").await;
+    }
+    wait_caught_up(&t.client, "INM", 20, 20).await;
+    wait_info(&t.client, "IN", CATCH_UP, "the origin lets go", |v| {
+        v["state"]["messages"] == 0
+    })
+    .await;
+}

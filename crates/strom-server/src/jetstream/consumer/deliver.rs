@@ -11,7 +11,7 @@ use strom_proto::headers;
 use super::pull::{self};
 use super::pump::{Replies, Runner, DELIVER_BUDGET};
 use super::state::{self};
-use super::{journal, priority, Consumer, Inner};
+use super::{imported_matches, journal, priority, Consumer, Inner};
 use crate::client::ServerBatch;
 use crate::jetstream::advisory;
 use crate::jetstream::consumer_config::{AckPolicy, ConsumerConfig, ReplayPolicy};
@@ -38,6 +38,7 @@ impl Runner {
                 .route
                 .get(account, cfg.deliver_subject.as_bytes(), group)
                 .is_empty()
+                && imported_matches(account, cfg.deliver_subject.as_bytes()).is_empty()
             {
                 inner.unbound_since.get_or_insert_with(Instant::now);
                 return;
@@ -256,6 +257,10 @@ impl Runner {
             frame,
             stored,
         );
+        // Another account importing the deliver subject (a stream sourced across accounts).
+        for matched in imported_matches(account, cfg.deliver_subject.as_bytes()) {
+            out.deliver_matched(&matched, frame, stored);
+        }
         if cfg.idle_heartbeat > 0 {
             inner.heartbeat_at =
                 Some(Instant::now() + Duration::from_nanos(cfg.idle_heartbeat as u64));

@@ -492,6 +492,25 @@ impl Consumer {
     }
 }
 
+/// The subscriptions of other accounts that import `subject` from `account` as a stream
+/// (with the subject each sees): where a push consumer's deliveries also go. Empty, without
+/// looking, in an account that has no links.
+pub fn imported_matches(
+    account: &crate::account::Account,
+    subject: &[u8],
+) -> Vec<crate::sublist::SubResult> {
+    if !account.links.any() {
+        return Vec::new();
+    }
+    account
+        .links
+        .imported(subject)
+        .into_iter()
+        .map(|(to, mapped)| to.sublist.matches(&mapped))
+        .filter(|r| !r.is_empty())
+        .collect()
+}
+
 /// Whether a push consumer's deliver subject has the interest it needs (a member of its
 /// deliver group, when it has one).
 pub fn stream_interest(stream: &Stream, cfg: &ConsumerConfig) -> bool {
@@ -501,6 +520,7 @@ pub fn stream_interest(stream: &Stream, cfg: &ConsumerConfig) -> bool {
         .matches(cfg.deliver_subject.as_bytes());
     if cfg.deliver_group.is_empty() {
         !r.is_empty()
+            || !imported_matches(&stream.account, cfg.deliver_subject.as_bytes()).is_empty()
     } else {
         r.qsubs
             .iter()
