@@ -125,7 +125,7 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         count: u64,
     },
-    /// Open many connections with many subscriptions each, print `ready`, and hold them.
+    /// A durable pull consumer read in batches, acking each message or not.
     Jspull {
         #[arg(long, default_value_t = 16)]
         size: usize,
@@ -195,6 +195,7 @@ enum Command {
         #[arg(long, default_value_t = 64)]
         window: u64,
     },
+    /// Open many connections with many subscriptions each, print `ready`, and hold them.
     Conns {
         #[arg(long, default_value_t = 1000)]
         conns: usize,

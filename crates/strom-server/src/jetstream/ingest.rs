@@ -491,9 +491,9 @@ impl Writer {
         match origin {
             // Answered with the batch's republished copies, once it is durable: an origin may
             // take the answer as an acknowledgement of everything before it.
-            Origin::Flow { reply, at } => self.outgoing.push((
+            Origin::Flow { link, reply, at } => self.outgoing.push((
                 reply.to_vec(),
-                super::sourcing::link::flow_answer(at),
+                super::sourcing::link::flow_answer(link.answerable(at)),
                 Bytes::new(),
             )),
             Origin::Source {

@@ -44,7 +44,11 @@ pub enum Origin {
     },
     /// A flow-control request from the origin, answered once what came before it is stored
     /// and durable, with where the link stood when it arrived (consumer, origin sequence).
-    Flow { reply: Bytes, at: (u64, u64) },
+    Flow {
+        link: Arc<Link>,
+        reply: Bytes,
+        at: (u64, u64),
+    },
 }
 
 /// Where a link stands (nats-server's `sourceInfo`).
@@ -155,6 +159,20 @@ impl Link {
     }
 }
 
+impl Link {
+    /// Where a flow-control answer may say the link stands: where it stood when the request
+    /// came, unless a message before it was refused since (the link went back to before it,
+    /// and the origin must not take the answer as an acknowledgement of that message).
+    pub fn answerable(&self, at: (u64, u64)) -> (u64, u64) {
+        let st = self.state.lock();
+        if st.sseq < at.1 {
+            (st.dseq, st.sseq)
+        } else {
+            at
+        }
+    }
+}
+
 /// The headers of a flow-control answer: the last consumer and origin sequences taken.
 pub fn flow_answer((dseq, sseq): (u64, u64)) -> Vec<u8> {
     headers::Builder::new()
@@ -180,6 +198,7 @@ impl Deliveries {
                 (st.dseq, st.sseq)
             };
             let _ = self.writer.send(Work::Msg(Inbound::sourced(Origin::Flow {
+                link: self.link.clone(),
                 reply: Bytes::copy_from_slice(reply),
                 at,
             })));
