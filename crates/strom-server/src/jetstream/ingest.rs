@@ -50,7 +50,7 @@ pub struct Inbound {
     /// When the stream captured it, for the publish latency; set when it has a reply.
     pub captured: Option<Instant>,
     /// Set when it came from a mirror's or source's origin (or is a flow-control answer).
-    pub origin: Option<Origin>,
+    pub origin: Option<Box<Origin>>,
 }
 
 impl Inbound {
@@ -62,7 +62,7 @@ impl Inbound {
             headers: None,
             payload: Bytes::new(),
             captured: None,
-            origin: Some(origin),
+            origin: Some(Box::new(origin)),
         }
     }
 }
@@ -271,7 +271,7 @@ impl Writer {
             stream.account_bytes(self.batch_base);
             for mut m in batch.drain(..) {
                 if let Some(origin) = m.origin.take() {
-                    self.store_sourced(&mut **store, &cfg, m, origin, now);
+                    self.store_sourced(&mut **store, &cfg, m, *origin, now);
                     continue;
                 }
                 let body = self.store_one(&mut **store, &cfg, &m, now, false);
